@@ -1,0 +1,40 @@
+"""
+Give each host of the cluster its pillar: its roles, the cluster's topology and
+the validated config, under ``saltsphere``.
+
+Credentials from ``vars.yml`` reach control-plane hosts only.
+
+.. code-block:: yaml
+
+    ext_pillar:
+      - saltsphere: {}
+"""
+
+import logging
+
+import salt.roster
+
+try:
+    from saltsphere import cluster
+
+    HAS_SALTSPHERE = True
+except ImportError:
+    HAS_SALTSPHERE = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "saltsphere"
+
+
+def __virtual__():
+    if not HAS_SALTSPHERE:
+        return False, "the saltsphere Python package is not installed on this taskbox"
+    return __virtualname__
+
+
+def ext_pillar(minion_id, pillar, *args, **kwargs):
+    """
+    Return the saltsphere pillar of ``minion_id``.
+    """
+    hosts_ini = salt.roster.get_roster_file(__opts__)
+    return cluster.load(hosts_ini, __opts__.get("saltsphere_vars")).pillar(minion_id)

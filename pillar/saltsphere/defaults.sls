@@ -1,0 +1,107 @@
+# Defaults of every key of conf/vars.yml.  The taskbox validates vars.yml
+# against this file (a key absent here is unknown; a value must have the type
+# of its default) and the ext_pillar serves the merged result under
+# saltsphere:config.  Operators who use the states under their own master get
+# these defaults from pillar_roots.
+saltsphere:
+  config:
+    # --- versions -------------------------------------------------------
+    kube_version: v1.20.2
+    etcd_version: 3.4.23
+    ks_version: v3.4.1
+
+    # --- network --------------------------------------------------------
+    # calico (default) or bridge (CNI bridge + host-local, routes between
+    # nodes; needs every node on one L2 segment).
+    kube_network_plugin: calico
+    kube_service_addresses: 10.233.0.0/18
+    kube_pods_subnet: 10.233.64.0/18
+    # Size of the pod range given to each node.
+    kube_network_node_prefix: 24
+    kube_apiserver_port: 6443
+    kube_proxy_mode: iptables
+    cluster_name: cluster.local
+
+    # --- preflight thresholds (the seed's minimums) ----------------------
+    preflight_min_cpu_cores: 4
+    preflight_min_memory_gb: 8
+    preflight_min_disk_gb: 40
+
+    # --- storage: exactly one enabled class must be the default ----------
+    # Local volume provisioner (all-in-one only)
+    local_volume_provisioner_enabled: false
+    local_volume_provisioner_storage_class: local
+    local_volume_is_default_class: false
+
+    # NFS server in Kubernetes (for test installs)
+    nfs_server_enable: false
+    nfs_server_is_default_class: false
+
+    # NFS client (an existing NFS server)
+    nfs_client_enable: false
+    nfs_client_is_default_class: false
+    nfs_server: ""
+    nfs_path: ""
+
+    # Ceph RBD
+    ceph_rbd_enabled: false
+    ceph_rbd_is_default_class: false
+    ceph_rbd_storage_class: rbd
+    ceph_rbd_monitors: []
+    ceph_rbd_admin_id: admin
+    ceph_rbd_admin_secret: ""
+    ceph_rbd_pool: rbd
+    ceph_rbd_user_id: admin
+    ceph_rbd_user_secret: ""
+    ceph_rbd_fsType: ext4
+    ceph_rbd_imageFormat: "1"
+    ceph_rbd_imageFeatures: layering
+
+    # GlusterFS (through heketi)
+    glusterfs_provisioner_enabled: false
+    glusterfs_provisioner_is_default_class: false
+    glusterfs_provisioner_storage_class: glusterfs
+    glusterfs_provisioner_restauthenabled: true
+    glusterfs_provisioner_resturl: ""
+    glusterfs_provisioner_clusterid: ""
+    glusterfs_provisioner_restuser: admin
+    glusterfs_provisioner_secretName: heketi-secret
+    glusterfs_provisioner_gidMin: 40000
+    glusterfs_provisioner_gidMax: 50000
+    glusterfs_provisioner_volumetype: "replicate:2"
+    jwt_admin_key: ""
+
+    # QingCloud block storage CSI
+    qingcloud_csi_enabled: false
+    qingcloud_csi_is_default_class: false
+    qingcloud_access_key_id: ""
+    qingcloud_secret_access_key: ""
+    qingcloud_zone: ""
+    qingcloud_host: api.qingcloud.com
+    qingcloud_port: 443
+    qingcloud_protocol: https
+    qingcloud_uri: /iaas
+    qingcloud_connection_retries: 3
+    qingcloud_connection_timeout: 30
+    qingcloud_type: 0
+    qingcloud_maxSize: 500
+    qingcloud_minSize: 10
+    qingcloud_stepSize: 10
+    qingcloud_fsType: ext4
+    disk_replica: 2
+
+    # QingStor NeonSAN CSI
+    neonsan_csi_enabled: false
+    neonsan_csi_is_default_class: false
+    neonsan_csi_protocol: TCP
+    neonsan_server_address: ""
+    neonsan_cluster_name: ""
+    neonsan_server_pool: kube
+    neonsan_server_replicas: 1
+    neonsan_server_stepSize: 10
+    neonsan_server_fsType: ext4
+
+    # --- KubeSphere -------------------------------------------------------
+    ks_console_nodeport: 32130
+    # Empty: a password is generated on the taskbox and shown once.
+    ks_admin_password: ""

@@ -1,0 +1,10 @@
+{#- Every cluster host resolves every other by name, without DNS. #}
+{%- set hosts = salt['pillar.get']('saltsphere:cluster:hosts', {}) %}
+{%- for name, host in hosts | dictsort %}
+
+os-hosts-host-present-{{ name }}:
+  host.only:
+    - name: {{ host.ip }}
+    - hostnames:
+      - {{ name }}
+{%- endfor %}

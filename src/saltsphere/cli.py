@@ -1,0 +1,148 @@
+"""The ``saltsphere`` command: what Salt has no verb for.
+
+``check`` and ``inventory`` read the cluster offline (nothing is contacted),
+``init`` makes a cluster directory, ``sandbox`` manages the local test hosts.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from saltsphere import __version__, cluster, clusterdir, paths
+from saltsphere.problems import InvalidInput
+
+EXIT_INVALID = 2
+
+
+def _inventory_args(parser):
+    parser.add_argument("-i", "--inventory", default=None, metavar="HOSTS_INI",
+                        help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current directory)")
+    parser.add_argument("-c", "--config", default=None, metavar="VARS_YML",
+                        help="the cluster's vars.yml (default: vars.yml beside the inventory)")
+
+
+def default_inventory() -> str:
+    for candidate in ("hosts.ini", os.path.join("conf", "hosts.ini")):
+        if os.path.isfile(candidate):
+            return candidate
+    return os.path.join("conf", "hosts.ini")
+
+
+def _load(args):
+    return cluster.load(args.inventory or default_inventory(), args.config)
+
+
+def _print_warnings(warnings):
+    for problem in warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+
+
+def cmd_check(args) -> int:
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    rows = [("HOST", "IP", "CONNECT", "ROLES")]
+    for name, spec in loaded.hosts.items():
+        connect = "local" if spec.local else f"{spec.user}@{spec.host}:{spec.port}"
+        if spec.sudo:
+            connect += " (sudo)"
+        rows.append((name, spec.ip, connect, ",".join(spec.roles) or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    default = next(
+        (sc.name for sc in cluster.cfg.STORAGE_CLASSES if loaded.config[sc.default_key]), "none"
+    )
+    print(f"\n{len(loaded.hosts)} hosts; network {loaded.config['kube_network_plugin']}, "
+          f"services {loaded.config['kube_service_addresses']}, pods {loaded.config['kube_pods_subnet']}, "
+          f"default storage: {default}")
+    print(f"OK: {loaded.hosts_ini} and {loaded.vars_yml} are valid")
+    return 0
+
+
+def cmd_inventory(args) -> int:
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    if args.json:
+        print(json.dumps(loaded.inventory(), indent=2, sort_keys=True))
+    else:
+        for name, spec in loaded.hosts.items():
+            print(f"{name}\t{spec.ip}\t{','.join(spec.roles)}")
+    return 0
+
+
+def cmd_init(args) -> int:
+    directory = os.path.abspath(args.directory)
+    written = clusterdir.init(directory)
+    for name in ("hosts.ini", "vars.yml"):
+        target = os.path.join(directory, name)
+        if not os.path.exists(target):
+            source = os.path.join(os.path.dirname(os.path.abspath(default_inventory())), name)
+            if args.example and os.path.exists(source):
+                with open(source, encoding="utf-8") as src, open(target, "w", encoding="utf-8") as dst:
+                    dst.write(src.read())
+                os.chmod(target, 0o600)
+                written.append(target)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print(f"{directory} is already a cluster directory")
+    print(f"next: edit {directory}/hosts.ini and vars.yml, then run: "
+          f"saltsphere check -i {directory}/hosts.ini && salt-ssh --saltfile {directory}/Saltfile -i '*' test.ping")
+    return 0
+
+
+def cmd_paths(args) -> int:
+    root = paths.project_root()
+    print(f"file_roots:   {root / 'salt'}")
+    print(f"              {root / 'orchestrate'}")
+    print(f"pillar_roots: {root / 'pillar'}")
+    print(f"extension_modules: {root / 'extension_modules'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="saltsphere", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"saltsphere {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    check = sub.add_parser("check", help="validate hosts.ini and vars.yml without contacting any host")
+    _inventory_args(check)
+    check.set_defaults(func=cmd_check)
+
+    inventory = sub.add_parser("inventory", help="print the hosts, their connection and roles (never a password)")
+    _inventory_args(inventory)
+    inventory.add_argument("--json", action="store_true", help="print JSON")
+    inventory.set_defaults(func=cmd_inventory)
+
+    init = sub.add_parser("init", help="make DIR a cluster directory (Saltfile and Salt config for it)")
+    init.add_argument("directory", metavar="DIR")
+    init.add_argument("--example", action="store_true",
+                      help="also copy the example hosts.ini and vars.yml if DIR has none")
+    init.set_defaults(func=cmd_init)
+
+    where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
+    where.set_defaults(func=cmd_paths)
+
+    from saltsphere import sandbox
+
+    sandbox.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except InvalidInput as exc:
+        _print_warnings(exc.problems.warnings)
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""One cluster: its validated inventory and config, and the views Salt needs of it.
+
+Everything here runs on the taskbox.  The roster module, the ext_pillar and the
+CLI all go through :func:`load`, so a cluster is parsed and checked the same way
+whatever the entry point, and a bad one stops before any host is contacted.
+"""
+
+import os
+from dataclasses import dataclass
+
+from saltsphere import config as cfg
+from saltsphere import inventory as inv_mod
+from saltsphere import validate
+from saltsphere.inventory import ETCD, MASTER, NODE
+from saltsphere.problems import InvalidInput, Problems
+
+# The PATH salt-ssh's shim runs with on every host: a taskbox-side shim
+# directory (pyenv and the like) must never leak into it.
+TARGET_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    host: str
+    port: int
+    user: str
+    local: bool
+    ip: str
+    roles: tuple
+    password: str | None = None
+    become_password: str | None = None
+    private_key: str | None = None
+
+    @property
+    def sudo(self) -> bool:
+        return self.user != "root"
+
+    def public(self) -> dict:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "sudo": self.sudo,
+            "local": self.local,
+            "ip": self.ip,
+            "roles": list(self.roles),
+        }
+
+    def __repr__(self):  # never show passwords in a log or a traceback
+        return f"HostSpec({self.name!r}, {self.host!r}, ip={self.ip!r}, roles={self.roles!r})"
+
+
+@dataclass
+class Cluster:
+    hosts_ini: str
+    vars_yml: str
+    hosts: dict
+    config: cfg.Config
+    warnings: list
+
+    @property
+    def directory(self) -> str:
+        return os.path.dirname(os.path.abspath(self.hosts_ini))
+
+    def role_members(self, role) -> list:
+        return [h for h in self.hosts.values() if role in h.roles]
+
+    def inventory(self) -> dict:
+        return {"hosts": {name: spec.public() for name, spec in self.hosts.items()}}
+
+    def roster(self) -> dict:
+        """salt-ssh roster entries, one per host."""
+        entries = {}
+        for name, spec in self.hosts.items():
+            entry = {
+                "host": spec.host,
+                "port": spec.port,
+                "user": spec.user,
+                "set_path": TARGET_PATH,
+            }
+            if spec.private_key:
+                entry["priv"] = spec.private_key
+            if spec.sudo:
+                entry.update(sudo=True, tty=True)
+            # salt-ssh has one password field: it answers the SSH prompt and,
+            # with sudo, sudo's prompt (validation rejects two different ones).
+            password = spec.become_password or spec.password
+            if password:
+                entry["passwd"] = password
+            entries[name] = entry
+        return entries
+
+    def topology(self) -> dict:
+        def members(role):
+            return [{"name": h.name, "ip": h.ip} for h in self.role_members(role)]
+
+        return {
+            "hosts": {name: {"ip": h.ip, "roles": list(h.roles)} for name, h in self.hosts.items()},
+            "etcd": members(ETCD),
+            "kube-master": members(MASTER),
+            "kube-node": members(NODE),
+        }
+
+    def pillar(self, minion_id) -> dict:
+        """The pillar of one host: its own facts, the topology, the config.
+
+        Credentials from vars.yml go to control-plane hosts only: they create
+        the storage secrets; workers and etcd-only hosts never need them.
+        """
+        spec = self.hosts.get(minion_id)
+        with_secrets = spec is not None and MASTER in spec.roles
+        data = {
+            "cluster": self.topology(),
+            "config": dict(self.config.values) if with_secrets else self.config.public(),
+        }
+        if spec is not None:
+            data["host"] = {"name": spec.name, "ip": spec.ip, "roles": list(spec.roles)}
+        return {"saltsphere": data}
+
+
+def vars_beside(hosts_ini) -> str:
+    return os.path.join(os.path.dirname(str(hosts_ini)), "vars.yml")
+
+
+def check(hosts_ini, vars_yml=None, overrides=None):
+    """Parse and validate; return ``(inventory, config, problems)`` without raising."""
+    vars_yml = vars_yml or vars_beside(hosts_ini)
+    inv, problems = inv_mod.parse(hosts_ini)
+    conf, config_problems = cfg.load(vars_yml, overrides=overrides)
+    problems.extend(config_problems)
+    if os.path.exists(hosts_ini):
+        validate.check_inventory(inv, problems)
+        if not config_problems.errors:
+            validate.check_config(conf, inv, problems)
+    return inv, conf, problems
+
+
+def load(hosts_ini, vars_yml=None, overrides=None) -> Cluster:
+    """The validated cluster, or :class:`InvalidInput` listing every problem."""
+    hosts_ini = str(hosts_ini)
+    vars_yml = str(vars_yml or vars_beside(hosts_ini))
+    inv, conf, problems = check(hosts_ini, vars_yml, overrides)
+    if problems.errors:
+        raise InvalidInput(problems)
+    hosts = {}
+    for name in inv.hosts:
+        merged = inv.merged_host(name)
+        ip = merged.get("ip") or merged.get("host")
+        key = merged.get("private_key")
+        hosts[name] = HostSpec(
+            name=name,
+            host="127.0.0.1" if merged.local else (merged.get("host") or ip),
+            port=int(merged.get("port") or 22),
+            user=merged.user,
+            local=merged.local,
+            ip=str(validate.parse_ip(ip)),
+            roles=tuple(inv.roles(name)),
+            password=merged.get("password"),
+            become_password=merged.get("become_password"),
+            private_key=inv_mod.resolve_path(hosts_ini, key) if key else None,
+        )
+    return Cluster(hosts_ini, vars_yml, hosts, conf, Problems(problems.warnings))

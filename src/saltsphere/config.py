@@ -1,0 +1,231 @@
+"""The cluster's ``vars.yml``: its keys, their defaults and types.
+
+The catalogue of keys is ``pillar/saltsphere/defaults.sls``: a key absent there
+is unknown, and a value must have the type of its default.  Loading never raises
+for bad input; it returns problems that name the key (and its line).
+"""
+
+import difflib
+import functools
+from dataclasses import dataclass, field
+
+import yaml
+
+from saltsphere import paths
+from saltsphere.problems import Problems
+
+# Older spellings of the same keys (KubeSphere installer releases differ).
+ALIASES = {
+    "qy_csi_enabled": "qingcloud_csi_enabled",
+    "qy_csi_is_default_class": "qingcloud_csi_is_default_class",
+    "nfs_in_k8s_enable": "nfs_server_enable",
+    "nfs_in_k8s_is_default_class": "nfs_server_is_default_class",
+    "glusterfs_is_default_class": "glusterfs_provisioner_is_default_class",
+}
+
+# Values a sample config ships with in place of real ones; they count as unset.
+PLACEHOLDERS = {
+    "SHOULD_BE_REPLACED",
+    "TYPE_ADMIN_ACCOUNT_HERE",
+    "TYPE_ADMIN_SECRET_HERE",
+    "ACCESS_KEY_ID",
+    "ACCESS_KEY_SECRET",
+    "ZONE",
+    "IP:PORT",
+    "CLUSTER_NAME",
+}
+
+# Keys whose values are credentials: only control-plane hosts receive them.
+SECRET_KEYS = frozenset(
+    {
+        "ceph_rbd_admin_secret",
+        "ceph_rbd_user_secret",
+        "jwt_admin_key",
+        "qingcloud_access_key_id",
+        "qingcloud_secret_access_key",
+        "ks_admin_password",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StorageClass:
+    name: str
+    enable_key: str
+    default_key: str
+    required: tuple = ()
+
+
+STORAGE_CLASSES = (
+    StorageClass("local volume", "local_volume_provisioner_enabled", "local_volume_is_default_class"),
+    StorageClass("NFS server in Kubernetes", "nfs_server_enable", "nfs_server_is_default_class"),
+    StorageClass("NFS client", "nfs_client_enable", "nfs_client_is_default_class", ("nfs_server", "nfs_path")),
+    StorageClass(
+        "Ceph RBD",
+        "ceph_rbd_enabled",
+        "ceph_rbd_is_default_class",
+        ("ceph_rbd_monitors", "ceph_rbd_admin_secret", "ceph_rbd_user_secret", "ceph_rbd_pool"),
+    ),
+    StorageClass(
+        "GlusterFS",
+        "glusterfs_provisioner_enabled",
+        "glusterfs_provisioner_is_default_class",
+        ("glusterfs_provisioner_resturl", "glusterfs_provisioner_clusterid"),
+    ),
+    StorageClass(
+        "QingCloud block storage CSI",
+        "qingcloud_csi_enabled",
+        "qingcloud_csi_is_default_class",
+        ("qingcloud_access_key_id", "qingcloud_secret_access_key", "qingcloud_zone"),
+    ),
+    StorageClass(
+        "QingStor NeonSAN CSI",
+        "neonsan_csi_enabled",
+        "neonsan_csi_is_default_class",
+        ("neonsan_server_address", "neonsan_cluster_name"),
+    ),
+)
+
+
+@functools.lru_cache(maxsize=1)
+def defaults() -> dict:
+    with open(paths.defaults_file(), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["saltsphere"]["config"]
+
+
+@dataclass
+class Config:
+    path: str
+    values: dict = field(default_factory=dict)
+    lines: dict = field(default_factory=dict)
+    given: set = field(default_factory=set)
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def line(self, key):
+        return self.lines.get(key)
+
+    def is_set(self, key) -> bool:
+        value = self.values.get(key)
+        if isinstance(value, str):
+            return bool(value.strip()) and value.strip() not in PLACEHOLDERS
+        if isinstance(value, list):
+            return bool(value) and not any(str(v) in PLACEHOLDERS for v in value)
+        return value is not None
+
+    def public(self) -> dict:
+        return {k: v for k, v in self.values.items() if k not in SECRET_KEYS}
+
+
+def _type_name(value) -> str:
+    return {bool: "true or false", int: "a whole number", str: "a string", list: "a list"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _coerce(key, value, default, path, line, problems):
+    """Return ``value`` in the type of ``default``, or record a problem."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        hint = f"write {key}: true or {key}: false without quotes"
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        hint = f"write a whole number, e.g. {key}: {default}"
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        hint = f"write a single value, e.g. {key}: {default or 'value'}"
+    elif isinstance(default, list):
+        if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            return [str(v) for v in value]
+        if isinstance(value, str) and value.strip():
+            return [value]
+        hint = f"write a YAML list:\n      {key}:\n        - first\n        - second"
+    else:
+        return value
+    problems.error(path, f"{key} must be {_type_name(default)}, found {value!r}", hint, line=line, key=key)
+    return default
+
+
+def _top_level_lines(text):
+    """Line of every top-level key, and keys given twice (YAML keeps the last silently)."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines, twice = {}, []
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            key = key_node.value
+            if key in lines:
+                twice.append((key, key_node.start_mark.line + 1, lines[key]))
+            lines[key] = key_node.start_mark.line + 1
+    return lines, twice
+
+
+def load(path, text=None, overrides=None) -> tuple:
+    """Read ``vars.yml`` into a :class:`Config` (defaults filled in) and the problems found.
+
+    A missing file is not an error: every key has a default.  ``overrides`` are
+    applied on top (entry points such as the all-in-one mode use them).
+    """
+    path = str(path)
+    problems = Problems()
+    config = Config(path, values=dict(defaults()))
+    if text is None:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            text = ""
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.error(path, f"cannot read the config: {exc}", "check the file's permissions and encoding")
+            return config, problems
+
+    try:
+        data = yaml.safe_load(text)
+        lines, twice = _top_level_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.error(path, f"not valid YAML: {problem}",
+                       "fix the YAML syntax (indent with spaces, 'key: value')", line=line)
+        return config, problems
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.error(path, f"the config must be a mapping of key: value, found {type(data).__name__}",
+                       "write one 'key: value' per line, e.g. nfs_server_enable: true", line=1)
+        return config, problems
+    for key, line, first in twice:
+        problems.error(path, f"{key} is set twice (first on line {first}); the last one would win silently",
+                       "keep one of them", line=line, key=key)
+
+    data.update(overrides or {})
+    known = config.values
+    for raw_key, value in data.items():
+        key = ALIASES.get(str(raw_key), str(raw_key))
+        line = lines.get(raw_key)
+        if key != raw_key and key in data:
+            problems.error(path, f"{raw_key} and {key} are the same setting",
+                           f"keep only {key}", line=line, key=str(raw_key))
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known) + list(ALIASES), n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]}?" if close else "remove it (see conf/vars.yml for the known keys)"
+            problems.error(path, f"unknown key {raw_key}", hint, line=line, key=str(raw_key))
+            continue
+        if value is None:
+            problems.error(path, f"{raw_key} has no value", f"give it a value or remove the line (default: {known[key]!r})",
+                           line=line, key=str(raw_key))
+            continue
+        config.values[key] = _coerce(key, value, defaults()[key], path, line, problems)
+        config.lines[key] = line
+        config.given.add(key)
+    return config, problems
