@@ -37,4 +37,4 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     Return the saltsphere pillar of ``minion_id``.
     """
     hosts_ini = salt.roster.get_roster_file(__opts__)
-    return cluster.load(hosts_ini, __opts__.get("saltsphere_vars")).pillar(minion_id)
+    return cluster.load_cached(hosts_ini, __opts__.get("saltsphere_vars")).pillar(minion_id)

@@ -63,7 +63,7 @@ def load_cluster(opts):
     """The validated cluster of ``opts``; shared with the ext_pillar."""
     hosts_ini = salt.roster.get_roster_file(opts)
     try:
-        return cluster.load(hosts_ini, opts.get("saltsphere_vars"))
+        return cluster.load_cached(hosts_ini, opts.get("saltsphere_vars"))
     except InvalidInput as exc:
         raise salt.exceptions.SaltClientError(exc.render()) from None
 

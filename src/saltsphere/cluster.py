@@ -5,6 +5,7 @@ CLI all go through :func:`load`, so a cluster is parsed and checked the same way
 whatever the entry point, and a bad one stops before any host is contacted.
 """
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -91,6 +92,7 @@ class Cluster:
             entries[name] = entry
         return entries
 
+    @functools.cached_property
     def topology(self) -> dict:
         def members(role):
             return [{"name": h.name, "ip": h.ip} for h in self.role_members(role)]
@@ -111,7 +113,7 @@ class Cluster:
         spec = self.hosts.get(minion_id)
         with_secrets = spec is not None and MASTER in spec.roles
         data = {
-            "cluster": self.topology(),
+            "cluster": self.topology,
             "config": dict(self.config.values) if with_secrets else self.config.public(),
         }
         if spec is not None:
@@ -161,3 +163,29 @@ def load(hosts_ini, vars_yml=None, overrides=None) -> Cluster:
             private_key=inv_mod.resolve_path(hosts_ini, key) if key else None,
         )
     return Cluster(hosts_ini, vars_yml, hosts, conf, Problems(problems.warnings))
+
+
+_cache = {}
+
+
+def _stamp(path):
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def load_cached(hosts_ini, vars_yml=None) -> Cluster:
+    """:func:`load`, parsed once per process while the files stay unchanged.
+
+    The ext_pillar is called once per host; without this a large inventory
+    would be parsed and validated as many times as it has hosts.
+    """
+    hosts_ini = str(hosts_ini)
+    vars_yml = str(vars_yml or vars_beside(hosts_ini))
+    key = (os.path.abspath(hosts_ini), os.path.abspath(vars_yml), _stamp(hosts_ini), _stamp(vars_yml))
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = load(hosts_ini, vars_yml)
+    return _cache[key]

@@ -1,0 +1,50 @@
+"""Every SLS the top file gives a host renders with that host's real pillar."""
+
+import json
+
+import pytest
+
+from saltsphere import cluster
+
+
+def _highstate(loaders):
+    ret = loaders.modules.state.show_highstate()
+    assert isinstance(ret, dict), f"highstate did not render: {ret}"
+    return ret
+
+
+def test_pillar_comes_from_the_inventory(loaders):
+    pillar = loaders.modules.pillar.items(unmask=True)
+    host = pillar["saltsphere"]["host"]
+    assert host["name"] == loaders.opts["id"]
+    assert set(pillar["saltsphere"]["cluster"]["hosts"]) == {"master", "node1", "node2"}
+
+
+def test_secrets_reach_control_plane_only(loaders):
+    pillar = loaders.modules.pillar.items(unmask=True)
+    rendered = json.dumps(pillar)
+    for secret in ("SECRET-NODE1", "SECRET-NODE2"):
+        assert secret not in rendered, "an SSH password reached the pillar"
+    is_master = "kube-master" in pillar["saltsphere"]["host"]["roles"]
+    assert ("SECRET-ADMIN" in rendered) == is_master
+
+
+def test_top_gives_each_host_the_states_of_its_roles(loaders):
+    top = loaders.modules.state.show_top()
+    assert top == {"base": ["os"]}
+
+
+def test_every_sls_in_the_top_renders(loaders, sample_cluster):
+    highstate = _highstate(loaders)
+    expected_hosts = cluster.load(sample_cluster / "hosts.ini").hosts
+    for name, spec in expected_hosts.items():
+        state_id = f"os-hosts-host-present-{name}"
+        assert state_id in highstate, f"{state_id} missing from {sorted(highstate)}"
+        args = highstate[state_id]["host"]
+        assert {"name": spec.ip} in args and {"hostnames": [name]} in args
+
+
+@pytest.mark.parametrize("sls", ["os", "os.hosts"])
+def test_sls_renders_alone(loaders, sls):
+    ret = loaders.modules.state.show_sls(sls)
+    assert isinstance(ret, dict) and ret, f"{sls} did not render: {ret}"
