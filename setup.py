@@ -1,11 +1,11 @@
 """Ship the Salt trees (states, orchestrations, pillar defaults, extension
-modules) as data under <prefix>/share/saltsphere; setup.cfg has the rest."""
+modules, example conf) as data under <prefix>/share/saltsphere; setup.cfg has the rest."""
 
 from pathlib import Path
 
 from setuptools import setup
 
-TREES = ("salt", "orchestrate", "pillar", "extension_modules")
+TREES = ("salt", "orchestrate", "pillar", "extension_modules", "conf")
 
 
 def data_files():

@@ -77,8 +77,8 @@ def cmd_init(args) -> int:
     for name in ("hosts.ini", "vars.yml"):
         target = os.path.join(directory, name)
         if not os.path.exists(target):
-            source = os.path.join(os.path.dirname(os.path.abspath(default_inventory())), name)
-            if args.example and os.path.exists(source):
+            source = paths.project_root() / "conf" / name
+            if args.example and source.exists():
                 with open(source, encoding="utf-8") as src, open(target, "w", encoding="utf-8") as dst:
                     dst.write(src.read())
                 os.chmod(target, 0o600)

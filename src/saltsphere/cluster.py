@@ -133,6 +133,7 @@ def check(hosts_ini, vars_yml=None, overrides=None):
     problems.extend(config_problems)
     if os.path.exists(hosts_ini):
         validate.check_inventory(inv, problems)
+        validate.check_file_mode(inv, problems)
         if not config_problems.errors:
             validate.check_config(conf, inv, problems)
     return inv, conf, problems

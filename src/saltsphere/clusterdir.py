@@ -87,6 +87,8 @@ def init(directory, hosts_ini=None) -> list:
     work = directory / ".salt"
     config_dir = work / "etc"
     config_dir.mkdir(parents=True, exist_ok=True)
+    # salt-run writes a job file there before anything creates it.
+    (work / "cache" / "proc").mkdir(parents=True, exist_ok=True)
     os.chmod(work, 0o700)
     roster_file = Path(hosts_ini).resolve() if hosts_ini else directory / "hosts.ini"
     written = []

@@ -98,6 +98,16 @@ def check_inventory(inv, problems):
                        line=local[1].line)
 
 
+def check_file_mode(inv, problems):
+    """Passwords in an inventory that other users can read are passwords shared with them."""
+    has_password = any(
+        inv.merged_host(name).get("password") or inv.merged_host(name).get("become_password") for name in inv.hosts
+    )
+    if has_password and os.stat(inv.path).st_mode & 0o077:
+        problems.warn(inv.path, "holds passwords and is readable by other users",
+                      f"chmod 600 {inv.path}")
+
+
 def _check_credentials(inv, host, problems):
     path = inv.path
     key = host.get("private_key")
