@@ -1,0 +1,8 @@
+"""The one exception the sandbox raises for failures a person can act on."""
+
+
+class SandboxError(Exception):
+    """A sandbox step failed; the message names the host or step and the cause.
+
+    The command line prints it without a traceback and exits non-zero.
+    """
