@@ -5,6 +5,7 @@ CLI all go through :func:`load`, so a cluster is parsed and checked the same way
 whatever the entry point, and a bad one stops before any host is contacted.
 """
 
+import copy
 import functools
 import os
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class HostSpec:
     password: str | None = None
     become_password: str | None = None
     private_key: str | None = None
+    ssh_options: tuple = ()
 
     @property
     def sudo(self) -> bool:
@@ -52,13 +54,16 @@ class HostSpec:
         return f"HostSpec({self.name!r}, {self.host!r}, ip={self.ip!r}, roles={self.roles!r})"
 
 
-@dataclass
+@dataclass(repr=False)
 class Cluster:
     hosts_ini: str
     vars_yml: str
     hosts: dict
     config: cfg.Config
     warnings: list
+
+    def __repr__(self):
+        return f"Cluster({self.hosts_ini!r}, {len(self.hosts)} hosts)"
 
     @property
     def directory(self) -> str:
@@ -82,6 +87,8 @@ class Cluster:
             }
             if spec.private_key:
                 entry["priv"] = spec.private_key
+            if spec.ssh_options:
+                entry["ssh_options"] = list(spec.ssh_options)
             if spec.sudo:
                 entry.update(sudo=True, tty=True)
             # salt-ssh has one password field: it answers the SSH prompt and,
@@ -113,7 +120,7 @@ class Cluster:
         spec = self.hosts.get(minion_id)
         with_secrets = spec is not None and MASTER in spec.roles
         data = {
-            "cluster": self.topology,
+            "cluster": copy.deepcopy(self.topology),
             "config": dict(self.config.values) if with_secrets else self.config.public(),
         }
         if spec is not None:
@@ -162,6 +169,7 @@ def load(hosts_ini, vars_yml=None, overrides=None) -> Cluster:
             password=merged.get("password"),
             become_password=merged.get("become_password"),
             private_key=inv_mod.resolve_path(hosts_ini, key) if key else None,
+            ssh_options=tuple(merged.ssh_options()[0]),
         )
     return Cluster(hosts_ini, vars_yml, hosts, conf, Problems(problems.warnings))
 

@@ -7,6 +7,7 @@ for bad input; it returns problems that name the key (and its line).
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -117,6 +118,9 @@ class Config:
     def public(self) -> dict:
         return {k: v for k, v in self.values.items() if k not in SECRET_KEYS}
 
+    def __repr__(self):  # values may hold credentials
+        return f"Config({self.path!r}, {len(self.given)} keys set)"
+
 
 def _type_name(value) -> str:
     return {bool: "true or false", int: "a whole number", str: "a string", list: "a list"}.get(
@@ -133,15 +137,16 @@ def _coerce(key, value, default, path, line, problems):
     elif isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
             return int(value)
         hint = f"write a whole number, e.g. {key}: {default}"
     elif isinstance(default, str):
         if isinstance(value, str):
             return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
-        hint = f"write a single value, e.g. {key}: {default or 'value'}"
+        # YAML reads 3.10 as the number 3.1: taking it would change the value.
+        hint = f'quote it: {key}: "{value}"' if isinstance(value, float) else f"write a single value, e.g. {key}: {default or 'value'}"
     elif isinstance(default, list):
         if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
             return [str(v) for v in value]
@@ -178,7 +183,7 @@ def load(path, text=None, overrides=None) -> tuple:
     config = Config(path, values=dict(defaults()))
     if text is None:
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()
         except FileNotFoundError:
             text = ""

@@ -43,6 +43,8 @@ HOST_VARS = {
     "ansible_sudo_pass": "become_password",
     "ansible_ssh_private_key_file": "private_key",
     "ansible_connection": "connection",
+    "ansible_ssh_common_args": "ssh_args",
+    "ansible_ssh_extra_args": "ssh_extra_args",
     "ip": "ip",
 }
 # Ansible variables that are harmless to see and need no mapping.
@@ -51,8 +53,6 @@ IGNORED_ANSIBLE_VARS = {
     "ansible_become_method",
     "ansible_become_user",
     "ansible_python_interpreter",
-    "ansible_ssh_common_args",
-    "ansible_ssh_extra_args",
 }
 CONNECTIONS = {"ssh", "smart", "paramiko", "local"}
 
@@ -78,6 +78,26 @@ class Host:
             if target == attr and key in self.var_lines:
                 return self.var_lines[key]
         return self.line
+
+    def ssh_options(self):
+        """``-o Key=Value`` pairs of the ssh argument variables as salt-ssh ``ssh_options``.
+
+        Returns ``(options, rejected)``; salt-ssh passes on only ``-o`` options.
+        """
+        words = " ".join(filter(None, (self.get("ssh_args"), self.get("ssh_extra_args")))).split()
+        options, rejected, index = [], [], 0
+        while index < len(words):
+            word = words[index]
+            if word == "-o" and index + 1 < len(words):
+                options.append(words[index + 1])
+                index += 2
+                continue
+            if word.startswith("-o") and len(word) > 2:
+                options.append(word[2:])
+            else:
+                rejected.append(word)
+            index += 1
+        return options, rejected
 
     @property
     def local(self) -> bool:
@@ -148,8 +168,15 @@ class Inventory:
         layers.append(self.hosts[name])
         merged = Host(name, self.hosts[name].line)
         for layer in layers:
-            merged.vars.update(layer.vars)
-            merged.var_lines.update(layer.var_lines)
+            for key, value in layer.vars.items():
+                # A later layer wins whatever spelling it uses: drop the
+                # other spellings of the same field set by earlier layers.
+                if key in HOST_VARS:
+                    for other in [k for k in merged.vars if HOST_VARS.get(k) == HOST_VARS[key]]:
+                        del merged.vars[other]
+                        merged.var_lines.pop(other, None)
+                merged.vars[key] = value
+                merged.var_lines[key] = layer.var_lines.get(key, layer.line)
         return merged
 
 
@@ -200,7 +227,8 @@ def parse(path, text=None):
     problems = Problems()
     if text is None:
         try:
-            with open(path, encoding="utf-8") as handle:
+            # utf-8-sig: editors on Windows save a byte-order mark.
+            with open(path, encoding="utf-8-sig") as handle:
                 text = handle.read()
         except FileNotFoundError:
             problems.error(path, "the inventory file does not exist",
@@ -218,7 +246,7 @@ def parse(path, text=None):
         stripped = raw.strip()
         if not stripped or stripped[0] in "#;":
             continue
-        match = SECTION_RE.match(stripped)
+        match = SECTION_RE.match(re.sub(r"\s+[#;].*$", "", stripped))
         if match:
             name = GROUP_ALIASES.get(match.group(1).strip(), match.group(1).strip())
             section, kind, last_host = name, match.group(2), None
@@ -265,7 +293,7 @@ def _read_group_vars(path, number, tokens, group, problems):
     else:
         key = value = None
     if not key:
-        problems.error(path, f"expected key=value in [{group.name}:vars], found {' '.join(tokens)!r}",
+        problems.error(path, f"expected key=value in [{group.name}:vars], found {len(tokens)} words",
                        "write one key=value per line; quote values that contain spaces", line=number)
         return
     if key.startswith("ansible_") and key not in HOST_VARS and key not in IGNORED_ANSIBLE_VARS:
@@ -294,7 +322,8 @@ def _read_host_line(path, number, raw, tokens, inv, problems, last_host):
     for token in tokens[1:]:
         key, value = _split_var(token)
         if key is None:
-            problems.error(path, f"expected key=value after host {name!r}, found {token!r}",
+            # The stray word is not quoted back: it may be a password.
+            problems.error(path, f"expected key=value after host {name!r}, found a word without '='",
                            "write variables as key=value; quote values that contain spaces", line=number)
             continue
         if key.startswith("ansible_") and key not in HOST_VARS and key not in IGNORED_ANSIBLE_VARS:

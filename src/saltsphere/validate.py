@@ -17,7 +17,10 @@ NODEPORT_RANGE = (30000, 32767)
 
 
 def is_hostname(name) -> bool:
-    return len(name) <= 253 and bool(HOSTNAME_RE.match(name))
+    # RFC 1123 keeps all-numeric dotted names out, so they cannot pass for addresses.
+    if not (len(name) <= 253 and HOSTNAME_RE.match(name)):
+        return False
+    return not all(label.isdigit() for label in name.split("."))
 
 
 def _suggest_hostname(name) -> str:
@@ -26,8 +29,9 @@ def _suggest_hostname(name) -> str:
 
 
 def parse_ip(value):
+    # INET_PTON: only the usual notations ("10" is not 0.0.0.10, "010.1.1.1" is refused).
     try:
-        return netaddr.IPAddress(value)
+        return netaddr.IPAddress(value, flags=netaddr.INET_PTON)
     except (netaddr.AddrFormatError, ValueError, TypeError):
         return None
 
@@ -78,7 +82,7 @@ def check_inventory(inv, problems):
             problems.error(path, f"ansible_host={address!r} of host {name!r} is neither an address nor a DNS name",
                            "write the address or name the taskbox connects to", line=host.line_of("host"))
         port = host.get("port")
-        if port is not None and not (port.isdigit() and 1 <= int(port) <= 65535):
+        if port is not None and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
             problems.error(path, f"port {port!r} of host {name!r} is not between 1 and 65535",
                            "write the SSH port, e.g. ansible_port=22", line=host.line_of("port"))
         connection = host.get("connection")
@@ -110,6 +114,11 @@ def check_file_mode(inv, problems):
 
 def _check_credentials(inv, host, problems):
     path = inv.path
+    _, rejected = host.ssh_options()
+    if rejected:
+        problems.error(path, f"ssh arguments {' '.join(rejected)!r} of host {host.name!r} cannot be passed on",
+                       "salt-ssh takes only '-o Key=Value' options in ansible_ssh_common_args/ansible_ssh_extra_args",
+                       line=host.line_of("ssh_args"))
     key = host.get("private_key")
     if key is not None and not os.path.isfile(inv_mod.resolve_path(path, key)):
         problems.error(path, f"the private key {key!r} of host {host.name!r} does not exist on the taskbox",
@@ -286,7 +295,7 @@ def _check_storage_values(conf, problems):
     if conf["ceph_rbd_enabled"] and conf.is_set("ceph_rbd_monitors"):
         for monitor in conf["ceph_rbd_monitors"]:
             host, _, port = monitor.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
                 problems.error(path, f"ceph_rbd_monitors entry {monitor!r} is not host:port",
                                "list monitors as address:port, e.g. - 192.168.0.20:6789",
                                line=conf.line("ceph_rbd_monitors"), key="ceph_rbd_monitors")

@@ -1,0 +1,71 @@
+"""The seed's example files and small builders of inventories, shared by the unit tests."""
+
+from saltsphere import paths
+
+ROOT = paths.project_root()
+
+# The seed's multi-node hosts.ini, verbatim (including its double spaces).
+SEED_HOSTS_INI = """\
+[all]
+master ansible_connection=local  ip=192.168.0.1
+node1  ansible_host=192.168.0.2  ip=192.168.0.2  ansible_ssh_pass=PASSWORD
+node2  ansible_host=192.168.0.3  ip=192.168.0.3  ansible_ssh_pass=PASSWORD
+
+[kube-master]
+master
+
+[kube-node]
+node1
+node2
+
+[etcd]
+master
+
+[k8s-cluster:children]
+kube-node
+kube-master
+"""
+
+# The seed's storage example for vars.yml, verbatim.
+SEED_VARS_YML = """\
+# Local volume provisioner deployment(Only all-in-one)
+local_volume_provisioner_enabled: false
+local_volume_provisioner_storage_class: local
+local_volume_is_default_class: false
+
+# NFS-Server provisioner deployment
+nfs_server_enable: true
+nfs_server_is_default_class: true
+"""
+
+SEED_HOST_LINES = (
+    "master ansible_connection=local  ip=192.168.0.1",
+    "node1  ansible_host=192.168.0.2  ip=192.168.0.2  ansible_ssh_pass=PASSWORD",
+    "node2  ansible_host=192.168.0.3  ip=192.168.0.3  ansible_ssh_pass=PASSWORD",
+)
+
+
+def hosts_ini(lines=SEED_HOST_LINES, masters=("master",), nodes=("node1", "node2"), etcd=("master",),
+              children=("kube-node", "kube-master"), extra=""):
+    """An inventory laid out like the seed's: [all] on line 1, so the n-th host line is line n + 1."""
+    parts = ["[all]", *lines, "", "[kube-master]", *masters, "", "[kube-node]", *nodes, "", "[etcd]", *etcd]
+    if children is not None:
+        parts += ["", "[k8s-cluster:children]", *children]
+    text = "\n".join(parts) + "\n"
+    return text + extra
+
+
+def line_number(text, line):
+    """1-based number of the first line of ``text`` equal to ``line``."""
+    return text.splitlines().index(line) + 1
+
+
+def matching(problems, fragment, warning=False):
+    return [p for p in problems if fragment in p.message and p.warning == warning]
+
+
+def only(problems, fragment):
+    """The single error whose message contains ``fragment``."""
+    found = matching(problems, fragment)
+    assert len(found) == 1, f"expected one error with {fragment!r}, got: {[str(p) for p in problems]}"
+    return found[0]

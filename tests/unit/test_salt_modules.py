@@ -1,0 +1,140 @@
+"""The roster and ext_pillar modules, loaded by Salt's own loader from the repository's Salt configuration."""
+
+import pytest
+import salt.config
+import salt.exceptions
+import salt.loader
+import salt.roster
+
+from saltsphere import cluster
+
+from sample_inputs import ROOT, SEED_HOSTS_INI, SEED_VARS_YML
+
+BAD_HOSTS = SEED_HOSTS_INI.replace("ip=192.168.0.2", "ip=192.168.0.300").replace(
+    "[etcd]\nmaster\n", "[etcd]\nmaster\nnode1\n")
+
+
+@pytest.fixture
+def opts(tmp_path, monkeypatch):
+    """The master options salt-ssh reads through the repository's Saltfile, aimed at a cluster in tmp_path."""
+    monkeypatch.chdir(ROOT)
+    options = salt.config.master_config(str(ROOT / "etc" / "salt" / "master"))
+    options["cachedir"] = str(tmp_path / "cache")
+    options["roster_file"] = str(tmp_path / "hosts.ini")
+    return options
+
+
+@pytest.fixture
+def rosters(opts):
+    loader = salt.loader.roster(opts, utils=salt.loader.utils(opts))
+    yield loader
+    if hasattr(loader, "destroy"):
+        loader.destroy()
+
+
+def test_repository_config_selects_the_module(opts):
+    assert opts["roster"] == "saltsphere"
+    assert opts["ext_pillar"] == [{"saltsphere": {}}]
+    assert opts["extension_modules"] == str(ROOT / "extension_modules")
+
+
+def test_targets_all_returns_the_roster_entries(write_cluster, rosters):
+    path = write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)
+
+    targets = rosters["saltsphere.targets"]("*")
+
+    assert targets == cluster.load(path).roster()
+    assert sorted(targets) == ["master", "node1", "node2"]
+    assert targets["master"]["host"] == "127.0.0.1"
+    assert targets["node1"]["host"] == "192.168.0.2" and targets["node1"]["passwd"] == "PASSWORD"
+
+
+@pytest.mark.parametrize("tgt, tgt_type, names", [
+    ("node*", "glob", ["node1", "node2"]),
+    ("master", "glob", ["master"]),
+    ("node[2-9]", "glob", ["node2"]),
+    ("nothing*", "glob", []),
+    (["master", "node2"], "list", ["master", "node2"]),
+    ("node1,node2", "list", ["node1", "node2"]),
+    ("^node", "pcre", ["node1", "node2"]),
+])
+def test_targets_filter(write_cluster, rosters, tgt, tgt_type, names):
+    write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)
+    assert sorted(rosters["saltsphere.targets"](tgt, tgt_type)) == names
+
+
+def test_salt_ssh_roster_class_reads_hosts_ini(write_cluster, opts):
+    write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)
+    roster = salt.roster.Roster(opts, opts["roster"])
+    try:
+        targets = roster.targets("node*", "glob")
+    finally:
+        roster.destroy()
+    assert sorted(targets) == ["node1", "node2"]
+    assert targets["node2"]["port"] == 22
+
+
+def test_bad_inventory_raises_salt_client_error_listing_every_problem(write_cluster, rosters):
+    path = write_cluster(BAD_HOSTS, SEED_VARS_YML)
+
+    with pytest.raises(salt.exceptions.SaltClientError) as raised:
+        rosters["saltsphere.targets"]("*")
+
+    message = str(raised.value)
+    assert message.startswith("2 problem(s) in the cluster's inventory or config:")
+    assert f"{path}:3: ip='192.168.0.300' of host 'node1' is not an IP address" in message
+    assert f"{path}:13: [etcd] has 2 members" in message
+    assert message.count("fix: ") == 2
+    assert "Traceback" not in message
+
+
+def test_bad_config_beside_the_inventory_stops_the_roster(write_cluster, rosters):
+    write_cluster(SEED_HOSTS_INI, "nfs_server_enabled: true\n")
+    with pytest.raises(salt.exceptions.SaltClientError, match="did you mean nfs_server_enable"):
+        rosters["saltsphere.targets"]("*")
+
+
+def test_saltsphere_vars_option_names_the_config(write_cluster, opts, tmp_path):
+    write_cluster(SEED_HOSTS_INI, None)
+    other = tmp_path / "elsewhere.yml"
+    other.write_text(SEED_VARS_YML + "kube_network_plugin: bridge\n")
+    opts["saltsphere_vars"] = str(other)
+
+    cluster_of_opts = salt.loader.roster(opts, utils=salt.loader.utils(opts))["saltsphere.load_cluster"](opts)
+    assert cluster_of_opts.config["kube_network_plugin"] == "bridge"
+    assert cluster_of_opts.vars_yml == str(other)
+
+
+def test_missing_roster_file_is_an_os_error(opts, rosters):
+    with pytest.raises(OSError, match="not found"):
+        rosters["saltsphere.targets"]("*")
+
+
+@pytest.fixture
+def pillars(opts):
+    loader = salt.loader.pillars(opts, {})
+    yield loader
+    if hasattr(loader, "destroy"):
+        loader.destroy()
+
+
+def test_ext_pillar_gives_secrets_to_the_master_only(write_cluster, pillars):
+    write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + "ks_admin_password: Ks-Admin-Pw\n")
+
+    master = pillars["saltsphere"]("master", {})["saltsphere"]
+    node = pillars["saltsphere"]("node1", {})["saltsphere"]
+
+    assert master["config"]["ks_admin_password"] == "Ks-Admin-Pw"
+    assert master["host"]["roles"] == ["etcd", "kube-master"]
+    assert "ks_admin_password" not in node["config"]
+    assert node["host"] == {"name": "node1", "ip": "192.168.0.2", "roles": ["kube-node"]}
+    assert node["cluster"]["kube-master"] == [{"name": "master", "ip": "192.168.0.1"}]
+    for data in (master, node):
+        assert "PASSWORD" not in repr(data)
+
+
+def test_ext_pillar_of_a_bad_cluster_raises(write_cluster, pillars):
+    write_cluster(BAD_HOSTS, SEED_VARS_YML)
+    with pytest.raises(cluster.InvalidInput) as raised:
+        pillars["saltsphere"]("master", {})
+    assert "is not an IP address" in raised.value.render()
