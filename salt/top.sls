@@ -5,3 +5,6 @@ base:
   'I@saltsphere:host:roles:etcd or I@saltsphere:host:roles:kube-master or I@saltsphere:host:roles:kube-node':
     - match: compound
     - os
+  'I@saltsphere:host:roles:etcd':
+    - match: compound
+    - etcd

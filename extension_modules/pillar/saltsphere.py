@@ -2,7 +2,9 @@
 Give each host of the cluster its pillar: its roles, the cluster's topology and
 the validated config, under ``saltsphere``.
 
-Credentials from ``vars.yml`` reach control-plane hosts only.
+Credentials from ``vars.yml`` reach control-plane hosts only; TLS material is
+issued on the taskbox (see :mod:`saltsphere.pki`) and each host receives only
+its own keys.
 
 .. code-block:: yaml
 
@@ -15,7 +17,7 @@ import logging
 import salt.roster
 
 try:
-    from saltsphere import cluster
+    from saltsphere import cluster, pki
 
     HAS_SALTSPHERE = True
 except ImportError:
@@ -37,4 +39,10 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     Return the saltsphere pillar of ``minion_id``.
     """
     hosts_ini = salt.roster.get_roster_file(__opts__)
-    return cluster.load_cached(hosts_ini, __opts__.get("saltsphere_vars")).pillar(minion_id)
+    loaded = cluster.load_cached(hosts_ini, __opts__.get("saltsphere_vars"))
+    data = loaded.pillar(minion_id)
+    spec = loaded.hosts.get(minion_id)
+    if spec is not None:
+        tls = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)
+        data["saltsphere"].update(tls.get("saltsphere", {}))
+    return data

@@ -22,10 +22,41 @@ saltsphere:
     kube_proxy_mode: iptables
     cluster_name: cluster.local
 
+    # --- containerd -------------------------------------------------------
+    # The pod sandbox ("pause") image; kubelet 1.20 asks for this one.
+    containerd_sandbox_image: k8s.gcr.io/pause:3.2
+    # systemd or cgroupfs.  kubelet reads the same key: both must agree.
+    containerd_cgroup_driver: systemd
+
+    # --- OS baseline -----------------------------------------------------
+    # Run a time daemon (chrony) on every host.  Hosts that share their
+    # kernel's clock (containers, the sandbox) must set false.
+    os_time_sync: true
+
     # --- preflight thresholds (the seed's minimums) ----------------------
     preflight_min_cpu_cores: 4
     preflight_min_memory_gb: 8
     preflight_min_disk_gb: 40
+
+    # --- preflight (salt-run saltsphere_preflight.run; changes nothing) ----
+    # Commands that must be on every host before the install.
+    preflight_required_commands: [ip, modprobe, mount, iptables]
+    # Commands the cluster needs that come from the OS's packages: a missing
+    # one is a warning with the package command that installs it.
+    preflight_installable_commands: [conntrack, socat, ipset, ebtables]
+    # Kernel modules that must be loaded, built in or loadable.
+    preflight_kernel_modules: [br_netfilter, overlay]
+    # name=value the cluster runs with; another value is a warning (a sysctl
+    # that does not exist yet appears once its module is loaded).
+    preflight_sysctls:
+      - net.ipv4.ip_forward=1
+      - net.bridge.bridge-nf-call-iptables=1
+    # Hosts whose clocks differ by more than this (from each other or from
+    # the taskbox, which signs the certificates) fail.
+    preflight_max_clock_skew_seconds: 5
+    # Seconds to wait for an SSH connection, and for each TCP probe between hosts.
+    preflight_ssh_timeout_seconds: 10
+    preflight_reach_timeout_seconds: 3
 
     # --- storage: exactly one enabled class must be the default ----------
     # Local volume provisioner (all-in-one only)

@@ -1,2 +1,7 @@
 include:
+  - .packages
+  - .swap
+  - .kernel
+  - .hostname
   - .hosts
+  - .time

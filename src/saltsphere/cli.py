@@ -71,6 +71,21 @@ def cmd_inventory(args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    from saltsphere import status
+
+    loaded = _load(args)
+    report = status.collect(loaded)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        etcd = report["etcd"]
+        print(f"etcd: {'healthy' if etcd['healthy'] else 'NOT healthy'}, {etcd['members']} members")
+        for host, error in etcd["endpoints"].items():
+            print(f"  {host}: {error or 'ok'}")
+    return 0 if all(section.get("healthy", True) for section in report.values()) else 1
+
+
 def cmd_init(args) -> int:
     directory = os.path.abspath(args.directory)
     written = clusterdir.init(directory)
@@ -115,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     _inventory_args(inventory)
     inventory.add_argument("--json", action="store_true", help="print JSON")
     inventory.set_defaults(func=cmd_inventory)
+
+    state = sub.add_parser("status", help="health of the cluster's services, checked from the taskbox")
+    _inventory_args(state)
+    state.add_argument("--json", action="store_true", help="print JSON")
+    state.set_defaults(func=cmd_status)
 
     init = sub.add_parser("init", help="make DIR a cluster directory (Saltfile and Salt config for it)")
     init.add_argument("directory", metavar="DIR")

@@ -29,9 +29,35 @@ def test_secrets_reach_control_plane_only(loaders):
     assert ("SECRET-ADMIN" in rendered) == is_master
 
 
+EXPECTED_TOP = {"master": ["os", "etcd"], "node1": ["os"], "node2": ["os"]}
+
+
 def test_top_gives_each_host_the_states_of_its_roles(loaders):
     top = loaders.modules.state.show_top()
-    assert top == {"base": ["os"]}
+    assert top == {"base": EXPECTED_TOP[loaders.opts["id"]]}
+
+
+def test_tls_material_only_for_the_roles_that_use_it(loaders):
+    etcd = loaders.modules.pillar.items(unmask=True)["saltsphere"].get("etcd", {})
+    if loaders.opts["id"] == "master":
+        assert "BEGIN CERTIFICATE" in etcd["server"]["cert"]
+        assert "PRIVATE KEY" in etcd["peer"]["key"]
+        assert "PRIVATE KEY" in etcd["apiserver_client"]["key"]
+    else:
+        assert etcd == {}, "a worker received etcd key material"
+
+
+def test_etcd_renders_for_its_member_only(loaders):
+    highstate = _highstate(loaders)
+    if loaders.opts["id"] != "master":
+        assert not [sid for sid in highstate if sid.startswith("etcd-")]
+        return
+    env = highstate["etcd-config-file-managed-env"]["file"]
+    context = next(arg["context"] for arg in env if isinstance(arg, dict) and "context" in arg)
+    assert context["etcd"]["endpoints"] == ["https://192.168.50.10:2379"]
+    assert context["etcd"]["members"] == [{"name": "master", "ip": "192.168.50.10"}]
+    key = highstate["etcd-config-file-managed-server-key"]["file"]
+    assert {"show_changes": False} in key and {"mode": "0640"} in key
 
 
 def test_every_sls_in_the_top_renders(loaders, sample_cluster):
@@ -44,7 +70,7 @@ def test_every_sls_in_the_top_renders(loaders, sample_cluster):
         assert {"name": spec.ip} in args and {"hostnames": [name]} in args
 
 
-@pytest.mark.parametrize("sls", ["os", "os.hosts"])
+@pytest.mark.parametrize("sls", ["os", "os.hosts", "os.kernel", "os.swap", "os.time"])
 def test_sls_renders_alone(loaders, sls):
     ret = loaders.modules.state.show_sls(sls)
     assert isinstance(ret, dict) and ret, f"{sls} did not render: {ret}"

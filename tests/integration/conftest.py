@@ -104,6 +104,19 @@ def sandbox_hosts():
         sandbox.down()
 
 
+@pytest.fixture(scope="session")
+def ha_hosts():
+    """An ``ha`` sandbox (master1..3 as control plane and etcd, node1, node2) for the session; always removed."""
+    _skip_without_sandbox_support()
+    sandbox = Sandbox(run_name("-ha"))
+    try:
+        hosts_ini = sandbox.up(profile="ha")
+        hosts = {row["name"]: row["ip"] for row in sandbox.status()}
+        yield SandboxHosts(sandbox, hosts_ini, sandbox.cluster_dir, hosts)
+    finally:
+        sandbox.down()
+
+
 @pytest.fixture
 def fresh_sandbox():
     """Make extra sandboxes for one test (``fresh_sandbox("-ha")``); each is removed afterwards."""

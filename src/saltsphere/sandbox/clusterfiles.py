@@ -16,6 +16,9 @@ preflight_min_disk_gb: 5
 
 # CNI bridge + host-local with routes between nodes: calico's images cannot be built on this machine.
 kube_network_plugin: bridge
+
+# The hosts share this machine's kernel clock: a time daemon inside them would fight over it.
+os_time_sync: false
 """
 
 STORAGE_SINGLE_HOST = """
@@ -63,6 +66,10 @@ def hosts_ini(layout, sandbox):
     for group in GROUPS:
         lines += ["", f"[{group}]"] + [h.name for h in sandbox.hosts if group in h.groups]
     lines += ["", "[k8s-cluster:children]", "kube-node", "kube-master"]
+    # The sandbox knows its hosts' keys: salt-ssh checks them against its own
+    # file, so neither -i nor the taskbox user's known_hosts is involved.
+    lines += ["", "[all:vars]",
+              f'ansible_ssh_common_args="-o UserKnownHostsFile={layout.known_hosts} -o StrictHostKeyChecking=yes"']
     return "\n".join(lines) + "\n"
 
 

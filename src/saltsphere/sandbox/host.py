@@ -6,6 +6,7 @@ on the taskbox.
 """
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -21,6 +22,18 @@ SYSCALLS = "@keyring @privileged @mount @module @raw-io @clock @swap @cpu-emulat
 MOUNT_AND_EXEC = 'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4" && shift 4 && exec "$@"'
 
 
+def machine(sandbox, name):
+    """nspawn's machine name: unique across sandboxes, since nspawn keeps per-machine state in /run."""
+    return f"{sandbox.name}-{name}"[-64:]
+
+
+def _forget_machine(sandbox, name):
+    # nspawn removes its propagation directory on a clean exit only, and on
+    # the next boot refuses to delete it itself when /run is not a tmpfs (as
+    # on a machine without systemd): after a kill it is ours to remove.
+    shutil.rmtree(f"/run/systemd/nspawn/propagate/{machine(sandbox, name)}", ignore_errors=True)
+
+
 def cgroup_dirs(sandbox, name):
     return cgroups.host_dirs(sandbox.cgroup_parents, name)
 
@@ -32,10 +45,11 @@ def running(sandbox, name):
 def boot(layout, sandbox, host):
     """Start the host in the background; it lives in its own cgroups, not as our child."""
     dirs = cgroup_dirs(sandbox, host.name)
+    _forget_machine(sandbox, host.name)
     nspawn = [
         "systemd-nspawn", "--quiet", "--boot", "--register=no", "--keep-unit",
         f"--directory={layout.merged(host.name)}",
-        f"--machine={host.name}", f"--hostname={host.name}", f"--uuid={host.machine_id}",
+        f"--machine={machine(sandbox, host.name)}", f"--hostname={host.name}", f"--uuid={host.machine_id}",
         f"--network-bridge={network.BRIDGE}",
         "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only",
         "--capability=all", f"--system-call-filter={SYSCALLS}",
@@ -73,6 +87,7 @@ def kill(sandbox, name, grace=0.0):
         left = ",".join(str(pid) for pid in sorted(cgroups.pids(dirs)))
         raise SandboxError(f"host {name}: processes survived SIGKILL; inspect them with `ps -o pid,stat,cmd -p {left}`")
     cgroups.remove(dirs, f"host {name}: stop")
+    _forget_machine(sandbox, name)
 
 
 def exited_early(layout, sandbox, name):

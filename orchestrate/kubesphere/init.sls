@@ -1,0 +1,6 @@
+{#- The whole install, phase after phase; each phase also runs alone as
+    `salt-run state.orchestrate kubesphere.<phase>`.  A failed phase stops
+    the run (failhard); fix the cause and run again: every phase converges. #}
+include:
+  - kubesphere.os
+  - kubesphere.etcd

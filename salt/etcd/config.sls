@@ -1,0 +1,85 @@
+{%- from 'etcd/map.jinja' import etcd with context %}
+{%- set tls = salt['pillar.get']('saltsphere:etcd', {}) %}
+
+include:
+  - .package
+
+etcd-config-file-directory-pki:
+  file.directory:
+    - name: {{ etcd.pki_dir }}
+    - user: root
+    - group: {{ etcd.user }}
+    - mode: '0750'
+    - makedirs: True
+    - require:
+      - pkg: etcd-package-pkg-installed
+
+etcd-config-file-managed-ca:
+  file.managed:
+    - name: {{ etcd.pki_dir }}/ca.crt
+    - contents: {{ tls.ca | json }}
+    - mode: '0644'
+    - require:
+      - file: etcd-config-file-directory-pki
+
+{%- for pair, group in (('peer', etcd.user), ('server', etcd.user), ('healthcheck', 'root')) %}
+
+etcd-config-file-managed-{{ pair }}-cert:
+  file.managed:
+    - name: {{ etcd.pki_dir }}/{{ pair }}.crt
+    - contents: {{ tls[pair].cert | json }}
+    - mode: '0644'
+    - require:
+      - file: etcd-config-file-directory-pki
+
+etcd-config-file-managed-{{ pair }}-key:
+  file.managed:
+    - name: {{ etcd.pki_dir }}/{{ pair }}.key
+    - contents: {{ tls[pair].key | json }}
+    - user: root
+    - group: {{ group }}
+    - mode: '0640'
+    - show_changes: False
+    - require:
+      - file: etcd-config-file-directory-pki
+{%- endfor %}
+
+etcd-config-file-directory-data:
+  file.directory:
+    - name: {{ etcd.data_dir }}
+    - user: {{ etcd.user }}
+    - group: {{ etcd.user }}
+    - mode: '0700'
+    - makedirs: True
+    - require:
+      - pkg: etcd-package-pkg-installed
+
+etcd-config-file-managed-env:
+  file.managed:
+    - name: {{ etcd.conf_dir }}/etcd.env
+    - source: salt://etcd/files/etcd.env.jinja
+    - template: jinja
+    - mode: '0644'
+    - makedirs: True
+    - context:
+        etcd: {{ etcd | json }}
+
+etcd-config-file-managed-unit:
+  file.managed:
+    - name: /etc/systemd/system/{{ etcd.service }}.service
+    - source: salt://etcd/files/etcd.service.jinja
+    - template: jinja
+    - mode: '0644'
+    - context:
+        etcd: {{ etcd | json }}
+
+{#- Checked against systemd itself rather than on file changes, so that a run
+    interrupted after writing the unit still gets it loaded next time. #}
+etcd-config-cmd-run-daemon-reload:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onlyif: >-
+        test "$(systemctl show -p NeedDaemonReload --value {{ etcd.service }})" = yes
+        -o "$(systemctl show -p FragmentPath --value {{ etcd.service }})" != /etc/systemd/system/{{ etcd.service }}.service
+    - require:
+      - file: etcd-config-file-managed-unit

@@ -1,0 +1,23 @@
+{%- from 'etcd/map.jinja' import etcd with context %}
+
+{#- The distribution's package starts etcd with its own configuration as
+    soon as it is installed; keep it from starting until ours is in place. #}
+etcd-package-file-managed-policy-rc:
+  file.managed:
+    - name: /usr/sbin/policy-rc.d
+    - mode: '0755'
+    - contents: |
+        #!/bin/sh
+        exit 101
+    - prereq:
+      - pkg: etcd-package-pkg-installed
+
+etcd-package-pkg-installed:
+  pkg.installed:
+    - pkgs: {{ etcd.pkgs | json }}
+
+etcd-package-file-absent-policy-rc:
+  file.absent:
+    - name: /usr/sbin/policy-rc.d
+    - onchanges:
+      - pkg: etcd-package-pkg-installed

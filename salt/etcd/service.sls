@@ -1,0 +1,11 @@
+{%- from 'etcd/map.jinja' import etcd with context %}
+
+include:
+  - .config
+
+etcd-service-service-running:
+  service.running:
+    - name: {{ etcd.service }}
+    - enable: True
+    - watch:
+      - sls: etcd.config

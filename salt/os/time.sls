@@ -1,0 +1,17 @@
+{%- from 'os/map.jinja' import os with context %}
+{#- Certificates and etcd leases need clocks in step.  Hosts that share a
+    kernel clock (containers) set os_time_sync: false: there a time daemon
+    would fight over the machine's clock. #}
+{%- if os.time_sync %}
+
+os-time-pkg-installed:
+  pkg.installed:
+    - name: {{ os.time_pkg }}
+
+os-time-service-running:
+  service.running:
+    - name: {{ os.time_service }}
+    - enable: True
+    - require:
+      - pkg: os-time-pkg-installed
+{%- endif %}

@@ -1,0 +1,239 @@
+"""Cluster certificates, made once on the taskbox and kept in the cluster's state directory.
+
+Layout under ``<cluster dir>/.saltsphere/pki`` (directories 0700, keys 0600)::
+
+    etcd/ca.crt ca.key                       the etcd CA
+    etcd/peer-<host>.crt .key                one per etcd member, peer traffic
+    etcd/server-<host>.crt .key              one per etcd member, client traffic
+    etcd/apiserver-etcd-client.crt .key      kube-apiserver's client certificate
+    etcd/admin.crt .key                      operators' and health checks' client certificate
+
+Every function is idempotent: an existing certificate is reused as long as it
+is signed by the current CA, names what it must name and is not close to
+expiry; otherwise only that certificate is issued again.  Adding a member
+never touches the others.
+"""
+
+import contextlib
+import datetime
+import fcntl
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_DAYS = 3650
+CERT_DAYS = 825
+# Certificates with less than this left are issued again on the next run.
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Pair:
+    cert_path: Path
+    key_path: Path
+
+    def cert_pem(self) -> str:
+        return self.cert_path.read_text()
+
+    def key_pem(self) -> str:
+        return self.key_path.read_text()
+
+
+def state_dir(cluster_directory) -> Path:
+    """The cluster's private state directory, created 0700."""
+    path = Path(cluster_directory) / ".saltsphere"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _write_private(path: Path, data: bytes, mode: int):
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _new_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_pem(key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _load(pair: Pair):
+    if not (pair.cert_path.is_file() and pair.key_path.is_file()):
+        return None, None
+    cert = x509.load_pem_x509_certificate(pair.cert_path.read_bytes())
+    key = serialization.load_pem_private_key(pair.key_path.read_bytes(), password=None)
+    return cert, key
+
+
+def ensure_ca(directory: Path, common_name: str) -> Pair:
+    pair = Pair(directory / "ca.crt", directory / "ca.key")
+    cert, _ = _load(pair)
+    if cert is not None and cert.not_valid_after_utc - _now() > RENEW_BEFORE:
+        return pair
+    key = _new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_private(pair.key_path, _key_pem(key), 0o600)
+    _write_private(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return pair
+
+
+def _sans(dns_names, ip_addresses):
+    names = [x509.DNSName(n) for n in sorted(set(dns_names))]
+    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(set(ip_addresses))]
+    return names
+
+
+def _is_current(cert, ca_cert, common_name, sans, usages) -> bool:
+    if cert.issuer != ca_cert.subject or cert.not_valid_after_utc - _now() < RENEW_BEFORE:
+        return False
+    if cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value != common_name:
+        return False
+    try:
+        ca_cert.public_key().verify(
+            cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
+        )
+        present = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except (x509.ExtensionNotFound, InvalidSignature, TypeError):  # foreign or damaged: replace it
+        return False
+    return set(present) == set(sans) and set(eku) == set(usages)
+
+
+def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=(),
+                organization=None) -> Pair:
+    """A certificate signed by ``ca``, issued only if missing or no longer right."""
+    pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
+    ca_cert, ca_key = _load(ca)
+    sans = _sans(dns_names, ip_addresses)
+    cert, _ = _load(pair)
+    if cert is not None and _is_current(cert, ca_cert, common_name, sans, usages):
+        return pair
+    key = _new_key()
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(attributes))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
+        )
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    )
+    cert = builder.sign(ca_key, hashes.SHA256())
+    _write_private(pair.key_path, _key_pem(key), 0o600)
+    _write_private(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return pair
+
+
+SERVER_AND_CLIENT = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+CLIENT = (ExtendedKeyUsageOID.CLIENT_AUTH,)
+
+
+def etcd_member(pki_dir: Path, name: str, ip: str) -> dict:
+    """The etcd CA and one member's peer and server pairs."""
+    directory = pki_dir / "etcd"
+    ca = ensure_ca(directory, "etcd-ca")
+    dns, ips = (name, "localhost"), (ip, "127.0.0.1")
+    return {
+        "ca": ca,
+        "peer": ensure_cert(directory, ca, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips),
+        "server": ensure_cert(directory, ca, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips),
+    }
+
+
+def etcd_client(pki_dir: Path, name: str) -> dict:
+    """A client certificate of the etcd CA (``apiserver-etcd-client``, ``admin``)."""
+    directory = pki_dir / "etcd"
+    ca = ensure_ca(directory, "etcd-ca")
+    return {"ca": ca, "client": ensure_cert(directory, ca, name, name, CLIENT)}
+
+
+@contextlib.contextmanager
+def locked(pki_dir: Path):
+    """Serialise issuing: salt-ssh compiles the pillars of many hosts in parallel processes."""
+    pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(pki_dir / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pem(pair: Pair) -> dict:
+    return {"cert": pair.cert_pem(), "key": pair.key_pem()}
+
+
+def host_pillar(cluster_directory, name, roles, ip) -> dict:
+    """The TLS material one host needs, and nothing that belongs to another host.
+
+    An etcd member gets its own peer, server and health-check pairs; a
+    control-plane host gets the API server's etcd client pair.  Every one of
+    them gets the etcd CA certificate, never its key.
+    """
+    pki_dir = state_dir(cluster_directory) / "pki"
+    data = {}
+    with locked(pki_dir):
+        if "etcd" in roles:
+            member = etcd_member(pki_dir, name, ip)
+            check = etcd_client(pki_dir, f"healthcheck-{name}")["client"]
+            data.update(ca=member["ca"].cert_pem(), peer=_pem(member["peer"]), server=_pem(member["server"]),
+                        healthcheck=_pem(check))
+        if "kube-master" in roles:
+            client = etcd_client(pki_dir, "apiserver-etcd-client")
+            data.update(ca=client["ca"].cert_pem(), apiserver_client=_pem(client["client"]))
+    return {"saltsphere": {"etcd": data}} if data else {}
+
+
+def admin_client(cluster_directory) -> dict:
+    """The operators' etcd client pair (paths), for health checks from the taskbox."""
+    pki_dir = state_dir(cluster_directory) / "pki"
+    with locked(pki_dir):
+        pairs = etcd_client(pki_dir, "admin")
+    return {"ca": pairs["ca"].cert_path, "cert": pairs["client"].cert_path, "key": pairs["client"].key_path}
