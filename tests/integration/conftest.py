@@ -91,30 +91,28 @@ def _skip_without_sandbox_support():
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def sandbox_hosts():
-    """A multi-node sandbox (master, node1 by password, node2 by sudo) for the whole run; always removed."""
+def _running_sandbox(profile, suffix=""):
+    """Boot a sandbox of ``profile`` for the run, yield it as SandboxHosts, always remove it."""
     _skip_without_sandbox_support()
-    sandbox = Sandbox(run_name())
+    sandbox = Sandbox(run_name(suffix))
     try:
-        hosts_ini = sandbox.up(profile="multi-node")
+        hosts_ini = sandbox.up(profile=profile)
         hosts = {row["name"]: row["ip"] for row in sandbox.status()}
         yield SandboxHosts(sandbox, hosts_ini, sandbox.cluster_dir, hosts)
     finally:
         sandbox.down()
+
+
+@pytest.fixture(scope="session")
+def sandbox_hosts():
+    """A multi-node sandbox (master, node1 by password, node2 by sudo) for the whole run."""
+    yield from _running_sandbox("multi-node")
 
 
 @pytest.fixture(scope="session")
 def ha_hosts():
-    """An ``ha`` sandbox (master1..3 as control plane and etcd, node1, node2) for the session; always removed."""
-    _skip_without_sandbox_support()
-    sandbox = Sandbox(run_name("-ha"))
-    try:
-        hosts_ini = sandbox.up(profile="ha")
-        hosts = {row["name"]: row["ip"] for row in sandbox.status()}
-        yield SandboxHosts(sandbox, hosts_ini, sandbox.cluster_dir, hosts)
-    finally:
-        sandbox.down()
+    """An ``ha`` sandbox (master1..3 as control plane and etcd, node1, node2) for the whole run."""
+    yield from _running_sandbox("ha", "-ha")
 
 
 @pytest.fixture

@@ -54,9 +54,11 @@ while read -r mountpoint; do
 done
 """
 
-CGROUP_RW_UNIT = """\
+def _boot_unit(description, command):
+    """A oneshot unit that runs before sysinit, inside containers only."""
+    return f"""\
 [Unit]
-Description=Make the cgroup hierarchies writable for container runtimes
+Description={description}
 DefaultDependencies=no
 Before=sysinit.target
 ConditionVirtualization=container
@@ -64,11 +66,15 @@ ConditionVirtualization=container
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/local/sbin/saltsphere-cgroup-rw
+ExecStart={command}
 
 [Install]
 WantedBy=sysinit.target
 """
+
+
+CGROUP_RW_UNIT = _boot_unit("Make the cgroup hierarchies writable for container runtimes",
+                            "/usr/local/sbin/saltsphere-cgroup-rw")
 
 # kubelet refuses to start unless these read as below, but they are kernel-wide
 # and read-only inside a host: each host lays a file over them instead, so the
@@ -88,21 +94,8 @@ for file in {SYSCTL_SHADOW_DIR}/*; do
 done
 """
 
-SYSCTL_SHADOW_UNIT = """\
-[Unit]
-Description=Shadow kernel-wide sysctls with this host's own values
-DefaultDependencies=no
-Before=sysinit.target
-ConditionVirtualization=container
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/saltsphere-sysctl-shadow
-
-[Install]
-WantedBy=sysinit.target
-"""
+SYSCTL_SHADOW_UNIT = _boot_unit("Shadow kernel-wide sysctls with this host's own values",
+                                "/usr/local/sbin/saltsphere-sysctl-shadow")
 
 # Runs inside the new tree (nspawn without boot, sharing the taskbox's network),
 # so the hosts start with current packages and fresh apt lists and need no
