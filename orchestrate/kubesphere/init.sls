@@ -2,5 +2,6 @@
     `salt-run state.orchestrate kubesphere.<phase>`.  A failed phase stops
     the run (failhard); fix the cause and run again: every phase converges. #}
 include:
+  - kubesphere.preflight
   - kubesphere.os
   - kubesphere.etcd
