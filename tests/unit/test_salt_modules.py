@@ -138,3 +138,16 @@ def test_ext_pillar_of_a_bad_cluster_raises(write_cluster, pillars):
     with pytest.raises(cluster.InvalidInput) as raised:
         pillars["saltsphere"]("master", {})
     assert "is not an IP address" in raised.value.render()
+
+
+def test_pki_runner_issues_every_certificate_and_returns_no_key(write_cluster, opts, tmp_path):
+    write_cluster()
+    runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
+    listing = runners["saltsphere_pki.ensure"]()
+    names = {path.rsplit("/", 1)[1] for path in listing}
+    assert names == {"ca.crt", "peer-master.crt", "server-master.crt", "healthcheck-master.crt",
+                     "apiserver-etcd-client.crt", "admin.crt"}
+    assert all(str(tmp_path) in path for path in listing)
+    assert "PRIVATE KEY" not in repr(listing)
+    again = runners["saltsphere_pki.ensure"]()
+    assert again == listing, "a second run must reuse every certificate"
