@@ -8,3 +8,6 @@ base:
   'I@saltsphere:host:roles:etcd':
     - match: compound
     - etcd
+  'I@saltsphere:host:roles:kube-master or I@saltsphere:host:roles:kube-node':
+    - match: compound
+    - containerd

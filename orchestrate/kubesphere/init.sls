@@ -5,3 +5,4 @@ include:
   - kubesphere.preflight
   - kubesphere.os
   - kubesphere.etcd
+  - kubesphere.containerd

@@ -13,6 +13,7 @@ from saltsphere.inventory import ETCD, MASTER, NODE, CLUSTER
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 NETWORK_PLUGINS = ("calico", "bridge")
 PROXY_MODES = ("iptables", "ipvs")
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
 NODEPORT_RANGE = (30000, 32767)
 
 
@@ -226,7 +227,8 @@ def _check_node_prefix(conf, inv, pods, problems):
 
 def _check_choices(conf, problems):
     path = conf.path
-    for key, choices in (("kube_network_plugin", NETWORK_PLUGINS), ("kube_proxy_mode", PROXY_MODES)):
+    for key, choices in (("kube_network_plugin", NETWORK_PLUGINS), ("kube_proxy_mode", PROXY_MODES),
+                         ("containerd_cgroup_driver", CGROUP_DRIVERS)):
         if conf[key] not in choices:
             problems.error(path, f"{key} {conf[key]!r} is not supported", f"use one of: {', '.join(choices)}",
                            line=conf.line(key), key=key)

@@ -29,7 +29,7 @@ def test_secrets_reach_control_plane_only(loaders):
     assert ("SECRET-ADMIN" in rendered) == is_master
 
 
-EXPECTED_TOP = {"master": ["os", "etcd"], "node1": ["os"], "node2": ["os"]}
+EXPECTED_TOP = {"master": ["os", "etcd", "containerd"], "node1": ["os", "containerd"], "node2": ["os", "containerd"]}
 
 
 def test_top_gives_each_host_the_states_of_its_roles(loaders):

@@ -87,6 +87,8 @@ def run_name(suffix=""):
 
 def _skip_without_sandbox_support():
     reason = sandbox_missing_reason()
+    if reason and os.environ.get("SALTSPHERE_REQUIRE_SANDBOX"):
+        pytest.fail(f"SALTSPHERE_REQUIRE_SANDBOX is set but {reason}")
     if reason:
         pytest.skip(reason)
 
@@ -103,15 +105,18 @@ def _running_sandbox(profile, suffix=""):
         sandbox.down()
 
 
-@pytest.fixture(scope="session")
+# Module scope: a sandbox boots in seconds, and every sandbox host's systemd
+# draws on root's inotify instances (fs.inotify.max_user_instances, shared by
+# all hosts), so only one test module's hosts live at a time.
+@pytest.fixture(scope="module")
 def sandbox_hosts():
-    """A multi-node sandbox (master, node1 by password, node2 by sudo) for the whole run."""
+    """A multi-node sandbox (master, node1 by password, node2 by sudo) for one test module."""
     yield from _running_sandbox("multi-node")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ha_hosts():
-    """An ``ha`` sandbox (master1..3 as control plane and etcd, node1, node2) for the whole run."""
+    """An ``ha`` sandbox (master1..3 as control plane and etcd, node1, node2) for one test module."""
     yield from _running_sandbox("ha", "-ha")
 
 

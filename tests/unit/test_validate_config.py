@@ -142,6 +142,7 @@ def test_pod_range_with_room_for_every_node_passes(check):
     ("kube_network_plugin", "Calico", "calico, bridge"),
     ("kube_proxy_mode", "nftables", "iptables, ipvs"),
     ("kube_proxy_mode", "userspace", "iptables, ipvs"),
+    ("containerd_cgroup_driver", "systemd.slice", "systemd, cgroupfs"),
 ])
 def test_unsupported_choice(check, key, value, choices):
     line = f"{key}: {value}"
@@ -156,6 +157,7 @@ def test_unsupported_choice(check, key, value, choices):
 @pytest.mark.parametrize("line", [
     "kube_network_plugin: calico", "kube_network_plugin: bridge",
     "kube_proxy_mode: iptables", "kube_proxy_mode: ipvs",
+    "containerd_cgroup_driver: systemd", "containerd_cgroup_driver: cgroupfs",
 ])
 def test_supported_choice_passes(check, line):
     assert check(vars_text=vars_with(line + "\n")).errors == []

@@ -1,4 +1,4 @@
-"""The OS baseline and a 3-member TLS etcd cluster, installed by the orchestration on real sandbox hosts."""
+"""The whole orchestration so far (preflight, OS baseline, a 3-member TLS etcd cluster, containerd) on an ha sandbox."""
 
 import json
 
@@ -31,10 +31,15 @@ def orchestrate(hosts, sls, timeout=900):
 
 @pytest.fixture(scope="module")
 def installed(ha_hosts):
-    for phase in ("kubesphere.os", "kubesphere.etcd"):
-        code, data, err = orchestrate(ha_hosts, phase)
-        assert code == 0, f"{phase} failed: {json.dumps(data)[-3000:]} {err[-2000:]}"
+    code, data, err = orchestrate(ha_hosts, "kubesphere")
+    assert code == 0, f"the orchestration failed: {json.dumps(data)[-3000:]} {err[-2000:]}"
     return ha_hosts
+
+
+def test_containerd_runs_on_every_kubernetes_host(installed):
+    for host in installed.hosts:
+        code, out, err = installed.ssh(host, "systemctl is-active containerd")
+        assert (code, out.strip()) == (0, "active"), f"{host}: {out} {err}"
 
 
 def test_etcd_cluster_is_healthy_over_mutual_tls(installed):

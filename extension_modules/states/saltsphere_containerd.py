@@ -1,0 +1,89 @@
+"""
+Images in containerd imported from an archive on the host, with no registry, and a
+gate on containerd's plugins.
+
+.. code-block:: yaml
+
+    containerd-health-saltsphere-containerd-plugin-loaded:
+      saltsphere_containerd.plugin_loaded:
+        - name: io.containerd.grpc.v1.cri
+
+    kubernetes-images-saltsphere-containerd-image-present-pause:
+      saltsphere_containerd.image_present:
+        - name: k8s.gcr.io/pause:3.2
+        - archive: /var/lib/saltsphere/images/pause.tar
+"""
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "saltsphere_containerd"
+
+
+def __virtual__():
+    if "saltsphere_containerd.import_image" not in __salt__:
+        return False, "the saltsphere_containerd execution module is not available"
+    return __virtualname__
+
+
+def image_present(name, archive, namespace="k8s.io"):
+    """
+    Ensure the image ``name`` is in containerd, imported from ``archive`` when it is not.
+
+    ``archive`` is a path on the host (``docker save`` or ``ctr images export``
+    output) that must hold ``name``; the name is compared the way containerd
+    stores it (``busybox`` is ``docker.io/library/busybox:latest``).  An image
+    already present with the archive's content is left alone.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    wanted = __salt__["saltsphere_containerd.normalize_name"](name)
+    try:
+        held = [image["name"] for image in __salt__["saltsphere_containerd.archive_images"](archive)]
+        if wanted not in held:
+            ret["result"] = False
+            ret["comment"] = (
+                f"{archive} does not hold {wanted} (it holds {', '.join(held)}); "
+                "point `archive` at the archive of that image or correct `name`"
+            )
+            return ret
+        missing = __salt__["saltsphere_containerd.missing_images"](archive, namespace=namespace)
+        if wanted not in missing:
+            ret["comment"] = f"image {wanted} is present in containerd namespace {namespace}"
+            return ret
+        old = __salt__["saltsphere_containerd.list_images"](namespace=namespace).get(wanted)
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["changes"] = {wanted: {"old": old, "new": f"imported from {archive}"}}
+            ret["comment"] = f"image {wanted} would be imported from {archive} into namespace {namespace}"
+            return ret
+        __salt__["saltsphere_containerd.import_image"](archive, namespace=namespace)
+        new = __salt__["saltsphere_containerd.list_images"](namespace=namespace).get(wanted)
+    except CommandExecutionError as exc:
+        ret["result"] = False
+        ret["comment"] = str(exc)
+        return ret
+    ret["changes"] = {wanted: {"old": old, "new": new}}
+    ret["comment"] = f"image {wanted} imported from {archive} into namespace {namespace}"
+    return ret
+
+
+def plugin_loaded(name):
+    """
+    Pass when the containerd plugin ``name`` (``TYPE.ID``) loaded; changes nothing.
+
+    containerd starts and reports itself active even when a plugin fails, so
+    a service that is running does not prove that kubelet can use it.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": f"containerd plugin {name} is loaded"}
+    try:
+        status = __salt__["saltsphere_containerd.plugin_status"](name)
+    except CommandExecutionError as exc:
+        status = {"loaded": False, "error": str(exc)}
+    if status["loaded"]:
+        return ret
+    ret["result"] = None if __opts__["test"] else False
+    ret["comment"] = (
+        f"containerd plugin {name} is not loaded: {status['error']}. "
+        "Fix the cause (`journalctl -u containerd` on this host shows it), then "
+        "`systemctl restart containerd` and re-run."
+    )
+    return ret
