@@ -86,6 +86,25 @@ def _load(pair: Pair):
     return cert, key
 
 
+def _builder(subject, issuer, public_key, days, is_ca):
+    """What every certificate here shares: serial, validity (with some slack for clock skew), constraints."""
+    now = _now()
+    # KeyUsage: a CA signs certificates and CRLs; a leaf signs and enciphers keys.
+    usage = (True, False, False, False, False, True, True, False, False) if is_ca else \
+        (True, False, True, False, False, False, False, False, False)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(*usage), critical=True)
+    )
+
+
 def ensure_ca(directory: Path, common_name: str) -> Pair:
     pair = Pair(directory / "ca.crt", directory / "ca.key")
     cert, _ = _load(pair)
@@ -93,19 +112,8 @@ def ensure_ca(directory: Path, common_name: str) -> Pair:
         return pair
     key = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = _now()
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
+        _builder(name, name, key.public_key(), CA_DAYS, is_ca=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -136,8 +144,7 @@ def _is_current(cert, ca_cert, common_name, sans, usages) -> bool:
     return set(present) == set(sans) and set(eku) == set(usages)
 
 
-def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=(),
-                organization=None) -> Pair:
+def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=()) -> Pair:
     """A certificate signed by ``ca``, issued only if missing or no longer right."""
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
     ca_cert, ca_key = _load(ca)
@@ -147,21 +154,8 @@ def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, 
         return pair
     key = _new_key()
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    now = _now()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(attributes))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=CERT_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
-        )
+        _builder(x509.Name(attributes), ca_cert.subject, key.public_key(), CERT_DAYS, is_ca=False)
         .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
     )
