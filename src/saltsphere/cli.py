@@ -1,7 +1,9 @@
 """The ``saltsphere`` command: what Salt has no verb for.
 
 ``check`` and ``inventory`` read the cluster offline (nothing is contacted),
-``init`` makes a cluster directory, ``sandbox`` manages the local test hosts.
+``init`` makes a cluster directory, ``status`` asks the cluster's services,
+``sandbox`` manages the local test hosts, ``artifact`` builds and verifies
+offline bundles.
 """
 
 import argparse
@@ -146,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.set_defaults(func=cmd_paths)
 
     from saltsphere import sandbox
+    from saltsphere.artifacts import cli as artifact_cli
 
     sandbox.register(sub)
+    artifact_cli.register(sub)
     return parser
 
 

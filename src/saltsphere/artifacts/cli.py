@@ -1,0 +1,73 @@
+"""`saltsphere artifact ...`: build the offline bundle and check one."""
+
+import functools
+import sys
+from pathlib import Path
+
+from saltsphere.artifacts import debian_source, manifest
+from saltsphere.artifacts.errors import ArtifactError
+
+DEFAULT_OUT = Path("/var/lib/saltsphere/bundle")
+
+
+def register(subparsers):
+    """Add the `artifact` command tree to the ``saltsphere`` argument parser."""
+    parser = subparsers.add_parser("artifact", help="the offline bundle of binaries a cluster installs from")
+    commands = parser.add_subparsers(dest="artifact_command", metavar="ACTION")
+    commands.required = True
+
+    build = commands.add_parser(
+        "build", help="build the bundle's binaries", description="Build the bundle's binaries and write its manifest.",
+    )
+    build.add_argument("--from-debian-source", action="store_true", required=True,
+                       help="build Kubernetes from Debian's 'kubernetes' source package (needs root and a Debian mirror)")
+    build.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                       help=f"the bundle directory (default: {DEFAULT_OUT})")
+    build.add_argument("--cache", type=Path, default=debian_source.CACHE_ROOT, metavar="DIR",
+                       help=f"where sources and finished builds are kept (default: {debian_source.CACHE_ROOT})")
+    build.set_defaults(func=_reporting_errors(cmd_build))
+
+    check = commands.add_parser(
+        "verify", help="check every file of a bundle against its manifest (size and sha256)",
+        description="Check every file of a bundle against its manifest; list every difference.",
+    )
+    check.add_argument("directory", type=Path, metavar="DIR")
+    check.set_defaults(func=_reporting_errors(cmd_verify))
+    return parser
+
+
+def _reporting_errors(func):
+    @functools.wraps(func)
+    def wrapper(args):
+        try:
+            return func(args)
+        except ArtifactError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapper
+
+
+def _log(line):
+    print(line, flush=True)
+
+
+def cmd_build(args):
+    result = debian_source.build_from_debian_source(args.cache, args.out, log=_log)
+    for entry in result.files:
+        print(f"{entry.path}\t{entry.version}\t{entry.size}\t{entry.sha256}")
+    print(f"bundle: {args.out.resolve()}")
+    return 0
+
+
+def cmd_verify(args):
+    problems = manifest.verify(args.directory)
+    if problems:
+        for problem in problems:
+            print(f"error: {args.directory}/{problem}", file=sys.stderr)
+        print(f"error: {args.directory} does not match its manifest ({len(problems)} problem(s)); "
+              "rebuild or fetch the bundle again", file=sys.stderr)
+        return 1
+    count = len(manifest.read_manifest(args.directory).files)
+    print(f"OK: {args.directory}: {count} files match {manifest.MANIFEST_NAME}")
+    return 0
