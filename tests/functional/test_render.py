@@ -74,3 +74,9 @@ def test_every_sls_in_the_top_renders(loaders, sample_cluster):
 def test_sls_renders_alone(loaders, sls):
     ret = loaders.modules.state.show_sls(sls)
     assert isinstance(ret, dict) and ret, f"{sls} did not render: {ret}"
+
+
+def test_unknown_etcd_install_source_stops_rendering_with_the_fix(loaders):
+    pillar = {"saltsphere": {"lookup": {"etcd": {"install_source": "bundle"}}}}
+    ret = loaders.modules.state.show_sls("etcd", pillar=pillar)
+    assert isinstance(ret, list) and 'install_source "bundle" is not known' in " ".join(ret), ret
