@@ -2,7 +2,7 @@
 {%- set hosts = salt['pillar.get']('saltsphere:cluster:hosts', {}) %}
 {%- for name, host in hosts | dictsort %}
 
-os-hosts-host-present-{{ name }}:
+os-hosts-host-only-{{ name }}:
   host.only:
     - name: {{ host.ip }}
     - hostnames:

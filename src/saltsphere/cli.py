@@ -12,6 +12,7 @@ import os
 import sys
 
 from saltsphere import __version__, cluster, clusterdir, paths
+from saltsphere.errors import ActionableError
 from saltsphere.problems import InvalidInput
 
 EXIT_INVALID = 2
@@ -164,6 +165,9 @@ def main(argv=None) -> int:
         _print_warnings(exc.problems.warnings)
         print(exc.render(), file=sys.stderr)
         return EXIT_INVALID
+    except ActionableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

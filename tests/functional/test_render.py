@@ -64,7 +64,7 @@ def test_every_sls_in_the_top_renders(loaders, sample_cluster):
     highstate = _highstate(loaders)
     expected_hosts = cluster.load(sample_cluster / "hosts.ini").hosts
     for name, spec in expected_hosts.items():
-        state_id = f"os-hosts-host-present-{name}"
+        state_id = f"os-hosts-host-only-{name}"
         assert state_id in highstate, f"{state_id} missing from {sorted(highstate)}"
         args = highstate[state_id]["host"]
         assert {"name": spec.ip} in args and {"hostnames": [name]} in args

@@ -1,11 +1,11 @@
 """The artifact bundle: manifest, verification, the Debian source build's plan, and the CLI."""
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from saltsphere import cli
 from saltsphere.artifacts import (
     MANIFEST_NAME,
     ArtifactError,
@@ -16,7 +16,6 @@ from saltsphere.artifacts import (
     verify,
     write_manifest,
 )
-from saltsphere.artifacts import cli as artifact_cli
 from saltsphere.artifacts import debian_source
 
 BOOKWORM = "1.20.5+really1.20.2-1.1+deb12u1"
@@ -254,10 +253,7 @@ def test_deb_src_mirrors_the_deb_entries():
 # --- CLI ---------------------------------------------------------------------------------------------------
 
 def run_cli(*argv):
-    parser = argparse.ArgumentParser(prog="saltsphere")
-    artifact_cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return cli.main(list(argv))
 
 
 def test_cli_verify_ok(bundle, capsys):

@@ -1,11 +1,9 @@
 """`saltsphere artifact ...`: build the offline bundle and check one."""
 
-import functools
 import sys
 from pathlib import Path
 
 from saltsphere.artifacts import debian_source, manifest
-from saltsphere.artifacts.errors import ArtifactError
 
 DEFAULT_OUT = Path("/var/lib/saltsphere/bundle")
 
@@ -25,27 +23,16 @@ def register(subparsers):
                        help=f"the bundle directory (default: {DEFAULT_OUT})")
     build.add_argument("--cache", type=Path, default=debian_source.CACHE_ROOT, metavar="DIR",
                        help=f"where sources and finished builds are kept (default: {debian_source.CACHE_ROOT})")
-    build.set_defaults(func=_reporting_errors(cmd_build))
+    build.set_defaults(func=cmd_build)
 
     check = commands.add_parser(
         "verify", help="check every file of a bundle against its manifest (size and sha256)",
         description="Check every file of a bundle against its manifest; list every difference.",
     )
     check.add_argument("directory", type=Path, metavar="DIR")
-    check.set_defaults(func=_reporting_errors(cmd_verify))
+    check.set_defaults(func=cmd_verify)
     return parser
 
-
-def _reporting_errors(func):
-    @functools.wraps(func)
-    def wrapper(args):
-        try:
-            return func(args)
-        except ArtifactError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
 
 
 def _log(line):

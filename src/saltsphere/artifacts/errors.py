@@ -1,5 +1,7 @@
 """The one error the artifact code raises: its message tells the operator what to do."""
 
+from saltsphere.errors import ActionableError
 
-class ArtifactError(Exception):
+
+class ArtifactError(ActionableError):
     """A bundle cannot be built or read; ``str(exc)`` is the whole explanation."""

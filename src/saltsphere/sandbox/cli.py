@@ -1,12 +1,10 @@
 """`saltsphere sandbox ...`: the sub-commands, each returning an exit code."""
 
-import functools
 import json
 import os
 import sys
 
 from saltsphere.sandbox import profiles
-from saltsphere.sandbox.errors import SandboxError
 from saltsphere.sandbox.sandbox import Sandbox
 
 
@@ -39,20 +37,9 @@ def register(subparsers):
 def _add(commands, action, func, text):
     parser = commands.add_parser(action, help=text, description=text)
     parser.add_argument("--name", default="default", help="which sandbox (default: default)")
-    parser.set_defaults(func=_reporting_errors(func))
+    parser.set_defaults(func=func)
     return parser
 
-
-def _reporting_errors(func):
-    @functools.wraps(func)
-    def wrapper(args):
-        try:
-            return func(args)
-        except SandboxError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
 
 
 def cmd_up(args):
