@@ -70,8 +70,11 @@ def pids(dirs):
         for root, _, _ in os.walk(top):
             try:
                 found.update(int(p) for p in Path(root, "cgroup.procs").read_text().split())
-            except FileNotFoundError:
-                continue
+            except OSError as exc:
+                # A cgroup that a host's systemd removes while we walk is gone
+                # (ENOENT) or dying (ENODEV): it holds no process either way.
+                if exc.errno not in (errno.ENOENT, errno.ENODEV):
+                    raise
     return found
 
 
