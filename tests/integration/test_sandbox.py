@@ -174,7 +174,7 @@ def _live_processes_mentioning(name):
 
 def test_status_json_lists_hosts(sandbox_hosts):
     out = subprocess.run(
-        [sys.executable, "-m", "saltsphere.sandbox", "status", "--json", "--name", sandbox_hosts.sandbox.name],
+        [sys.executable, "-m", "saltsphere.cli", "sandbox", "status", "--json", "--name", sandbox_hosts.sandbox.name],
         capture_output=True, text=True, timeout=30, check=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
     ).stdout
