@@ -7,6 +7,11 @@ Layout under ``<cluster dir>/.saltsphere/pki`` (directories 0700, keys 0600)::
     etcd/server-<host>.crt .key              one per etcd member, client traffic
     etcd/apiserver-etcd-client.crt .key      kube-apiserver's client certificate
     etcd/admin.crt .key                      operators' and health checks' client certificate
+    kubernetes/ca.crt ca.key                 the cluster CA (kubeadm signs the control plane's certificates with it)
+    kubernetes/front-proxy-ca.crt .key       the aggregation layer's CA
+    kubernetes/sa.key sa.pub                 the service-account token signing key
+    kubernetes/bootstrap-token               the token nodes join with (``<id>.<secret>``)
+    kubernetes/admin.crt .key                the operators' client certificate (system:masters)
 
 Every function is idempotent: an existing certificate is reused as long as it
 is signed by the current CA, names what it must name and is not close to
@@ -19,13 +24,16 @@ import datetime
 import fcntl
 import ipaddress
 import os
+import re
+import secrets
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_DAYS = 3650
@@ -64,7 +72,11 @@ def _write_private(path: Path, data: bytes, mode: int):
     os.replace(tmp, path)
 
 
-def _new_key():
+def _new_key(algorithm="ec"):
+    # kubeadm 1.20 issues RSA leaf certificates and reads an RSA service-account key;
+    # the Kubernetes CAs use RSA so that every kubeadm version accepts them.
+    if algorithm == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return ec.generate_private_key(ec.SECP256R1())
 
 
@@ -105,12 +117,12 @@ def _builder(subject, issuer, public_key, days, is_ca):
     )
 
 
-def ensure_ca(directory: Path, common_name: str) -> Pair:
-    pair = Pair(directory / "ca.crt", directory / "ca.key")
+def ensure_ca(directory: Path, common_name: str, name: str = "ca", algorithm: str = "ec") -> Pair:
+    pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
     cert, _ = _load(pair)
     if cert is not None and cert.not_valid_after_utc - _now() > RENEW_BEFORE:
         return pair
-    key = _new_key()
+    key = _new_key(algorithm)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
         _builder(name, name, key.public_key(), CA_DAYS, is_ca=True)
@@ -128,15 +140,29 @@ def _sans(dns_names, ip_addresses):
     return names
 
 
-def _is_current(cert, ca_cert, common_name, sans, usages) -> bool:
+def _verify_signature(ca_cert, cert):
+    public_key = ca_cert.public_key()
+    if isinstance(public_key, rsa.RSAPublicKey):
+        public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(),
+                          cert.signature_hash_algorithm)
+    else:
+        public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+
+
+def _subject(common_name, organization=None):
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attributes.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attributes)
+
+
+def _is_current(cert, ca_cert, common_name, sans, usages, organization=None) -> bool:
     if cert.issuer != ca_cert.subject or cert.not_valid_after_utc - _now() < RENEW_BEFORE:
         return False
-    if cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value != common_name:
+    if cert.subject != _subject(common_name, organization):
         return False
     try:
-        ca_cert.public_key().verify(
-            cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
-        )
+        _verify_signature(ca_cert, cert)
         present = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except (x509.ExtensionNotFound, InvalidSignature, TypeError):  # foreign or damaged: replace it
@@ -144,18 +170,18 @@ def _is_current(cert, ca_cert, common_name, sans, usages) -> bool:
     return set(present) == set(sans) and set(eku) == set(usages)
 
 
-def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=()) -> Pair:
+def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=(),
+                organization=None) -> Pair:
     """A certificate signed by ``ca``, issued only if missing or no longer right."""
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
     ca_cert, ca_key = _load(ca)
     sans = _sans(dns_names, ip_addresses)
     cert, _ = _load(pair)
-    if cert is not None and _is_current(cert, ca_cert, common_name, sans, usages):
+    if cert is not None and _is_current(cert, ca_cert, common_name, sans, usages, organization):
         return pair
     key = _new_key()
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     builder = (
-        _builder(x509.Name(attributes), ca_cert.subject, key.public_key(), CERT_DAYS, is_ca=False)
+        _builder(_subject(common_name, organization), ca_cert.subject, key.public_key(), CERT_DAYS, is_ca=False)
         .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
     )
@@ -188,6 +214,48 @@ def etcd_client(pki_dir: Path, name: str) -> dict:
     return {"ca": ca, "client": ensure_cert(directory, ca, name, name, CLIENT)}
 
 
+TOKEN_RE = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+_TOKEN_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def ensure_service_account_key(directory: Path) -> Pair:
+    """The key pair that signs service-account tokens (``sa.key``, ``sa.pub``); every master shares it."""
+    pair = Pair(directory / "sa.pub", directory / "sa.key")
+    if pair.cert_path.is_file() and pair.key_path.is_file():
+        return pair
+    key = _new_key("rsa")
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    _write_private(pair.key_path, _key_pem(key), 0o600)
+    _write_private(pair.cert_path, public, 0o644)
+    return pair
+
+
+def ensure_bootstrap_token(directory: Path) -> str:
+    """The token nodes join with, ``<6>.<16>`` lowercase letters and digits, made once."""
+    path = directory / "bootstrap-token"
+    if path.is_file():
+        token = path.read_text().strip()
+        if TOKEN_RE.match(token):
+            return token
+    token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(6)) + "." + \
+        "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(16))
+    _write_private(path, token.encode() + b"\n", 0o600)
+    return token
+
+
+def kubernetes_material(pki_dir: Path) -> dict:
+    """The Kubernetes CAs, service-account key, bootstrap token and operators' client pair."""
+    directory = pki_dir / "kubernetes"
+    ca = ensure_ca(directory, "kubernetes", algorithm="rsa")
+    return {
+        "ca": ca,
+        "front_proxy_ca": ensure_ca(directory, "front-proxy-ca", name="front-proxy-ca", algorithm="rsa"),
+        "sa": ensure_service_account_key(directory),
+        "token": ensure_bootstrap_token(directory),
+        "admin": ensure_cert(directory, ca, "admin", "kubernetes-admin", CLIENT, organization="system:masters"),
+    }
+
+
 @contextlib.contextmanager
 def locked(pki_dir: Path):
     """Serialise issuing: salt-ssh compiles the pillars of many hosts in parallel processes."""
@@ -209,7 +277,10 @@ def host_pillar(cluster_directory, name, roles, ip) -> dict:
 
     An etcd member gets its own peer, server and health-check pairs; a
     control-plane host gets the API server's etcd client pair.  Every one of
-    them gets the etcd CA certificate, never its key.
+    them gets the etcd CA certificate, never its key.  Kubernetes hosts get the
+    cluster CA certificate and the bootstrap token; masters also get the
+    Kubernetes CAs' keys and the service-account key, from which kubeadm signs
+    their own certificates.
     """
     pki_dir = state_dir(cluster_directory) / "pki"
     data = {}
@@ -222,7 +293,30 @@ def host_pillar(cluster_directory, name, roles, ip) -> dict:
         if "kube-master" in roles:
             client = etcd_client(pki_dir, "apiserver-etcd-client")
             data.update(ca=client["ca"].cert_pem(), apiserver_client=_pem(client["client"]))
-    return {"saltsphere": {"etcd": data}} if data else {}
+        kubernetes = {}
+        if "kube-master" in roles or "kube-node" in roles:
+            material = kubernetes_material(pki_dir)
+            kubernetes = {"ca_cert": material["ca"].cert_pem(), "token": material["token"]}
+            if "kube-master" in roles:
+                kubernetes.update(
+                    ca=_pem(material["ca"]),
+                    front_proxy_ca=_pem(material["front_proxy_ca"]),
+                    sa={"pub": material["sa"].cert_pem(), "key": material["sa"].key_pem()},
+                )
+    result = {}
+    if data:
+        result["etcd"] = data
+    if kubernetes:
+        result["kubernetes_pki"] = kubernetes
+    return {"saltsphere": result} if result else {}
+
+
+def admin_kubernetes_client(cluster_directory) -> dict:
+    """The operators' Kubernetes client pair and the cluster CA (paths)."""
+    pki_dir = state_dir(cluster_directory) / "pki"
+    with locked(pki_dir):
+        material = kubernetes_material(pki_dir)
+    return {"ca": material["ca"].cert_path, "cert": material["admin"].cert_path, "key": material["admin"].key_path}
 
 
 def admin_client(cluster_directory) -> dict:

@@ -78,3 +78,48 @@ def test_client_certificates_are_client_only(tmp_path, name):
     usages = _cert(client).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert _sans(client) == (set(), set())
+
+
+def test_kubernetes_material_is_made_once_and_reused(tmp_path):
+    first = pki.kubernetes_material(tmp_path)
+    again = pki.kubernetes_material(tmp_path)
+    assert first["token"] == again["token"]
+    assert pki.TOKEN_RE.match(first["token"])
+    for name in ("ca", "front_proxy_ca", "admin"):
+        assert first[name].cert_pem() == again[name].cert_pem()
+    assert first["sa"].key_pem() == again["sa"].key_pem()
+    for path in (first["ca"].key_path, first["sa"].key_path, tmp_path / "kubernetes" / "bootstrap-token"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_kubernetes_cas_are_rsa_and_admin_is_a_cluster_admin(tmp_path):
+    material = pki.kubernetes_material(tmp_path)
+    ca = _cert(material["ca"])
+    assert ca.public_key().key_size == 2048  # kubeadm 1.20 signs with what it can load: RSA
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    admin = _cert(material["admin"])
+    assert admin.issuer == ca.subject
+    assert admin.subject.rfc4514_string() == "CN=kubernetes-admin,O=system:masters"
+    assert _cert(material["front_proxy_ca"]).subject != ca.subject
+
+
+def test_a_damaged_token_file_is_replaced(tmp_path):
+    first = pki.kubernetes_material(tmp_path)["token"]
+    (tmp_path / "kubernetes" / "bootstrap-token").write_text("not a token\n")
+    second = pki.kubernetes_material(tmp_path)["token"]
+    assert second != first and pki.TOKEN_RE.match(second)
+
+
+@pytest.mark.parametrize("roles,keys", [
+    (("kube-node",), {"ca_cert", "token"}),
+    (("kube-master", "etcd"), {"ca_cert", "token", "ca", "front_proxy_ca", "sa"}),
+])
+def test_host_pillar_gives_ca_keys_to_masters_only(tmp_path, roles, keys):
+    data = pki.host_pillar(tmp_path, "h1", roles, "10.0.0.5")["saltsphere"]
+    assert set(data["kubernetes_pki"]) == keys
+    assert "PRIVATE KEY" not in data["kubernetes_pki"]["ca_cert"]
+
+
+def test_etcd_only_host_gets_no_kubernetes_material(tmp_path):
+    data = pki.host_pillar(tmp_path, "e1", ("etcd",), "10.0.0.6")["saltsphere"]
+    assert "kubernetes_pki" not in data

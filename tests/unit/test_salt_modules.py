@@ -144,9 +144,10 @@ def test_pki_runner_issues_every_certificate_and_returns_no_key(write_cluster, o
     write_cluster()
     runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
     listing = runners["saltsphere_pki.ensure"]()
-    names = {path.rsplit("/", 1)[1] for path in listing}
-    assert names == {"ca.crt", "peer-master.crt", "server-master.crt", "healthcheck-master.crt",
-                     "apiserver-etcd-client.crt", "admin.crt"}
+    names = {"/".join(path.rsplit("/", 2)[1:]) for path in listing}
+    assert names == {"etcd/ca.crt", "etcd/peer-master.crt", "etcd/server-master.crt", "etcd/healthcheck-master.crt",
+                     "etcd/apiserver-etcd-client.crt", "etcd/admin.crt",
+                     "kubernetes/ca.crt", "kubernetes/front-proxy-ca.crt", "kubernetes/admin.crt"}
     assert all(str(tmp_path) in path for path in listing)
     assert "PRIVATE KEY" not in repr(listing)
     again = runners["saltsphere_pki.ensure"]()
