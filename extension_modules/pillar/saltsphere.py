@@ -17,7 +17,7 @@ import logging
 import salt.roster
 
 try:
-    from saltsphere import cluster, pki
+    from saltsphere import cluster, kube, pki
 
     HAS_SALTSPHERE = True
 except ImportError:
@@ -45,4 +45,7 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     if spec is not None:
         tls = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)
         data["saltsphere"].update(tls.get("saltsphere", {}))
+        kubernetes_pki = data["saltsphere"].get("kubernetes_pki")
+        if kubernetes_pki:
+            data["saltsphere"].update(kube.host_pillar(loaded, spec, kubernetes_pki))
     return data

@@ -22,6 +22,26 @@ saltsphere:
     kube_proxy_mode: iptables
     cluster_name: cluster.local
 
+    # --- Kubernetes control plane ----------------------------------------
+    # Where the control-plane images are named from (kubeadm's imageRepository).
+    kube_image_repository: k8s.gcr.io
+    # An external load balancer or virtual IP for the API ("host:port").  Empty:
+    # one master is reached directly; several masters are reached through a
+    # local load balancer (haproxy) on every Kubernetes host.
+    kube_control_plane_endpoint: ""
+    # The port of that local load balancer, on 127.0.0.1 of every host.
+    kube_apiserver_lb_port: 6444
+    # How long a host waits for another one (the API of the first master, its
+    # node's pod range) before it fails with a message saying what it waited for.
+    kube_wait_seconds: 300
+
+    # --- artifact bundle ---------------------------------------------------
+    # The bundle on the taskbox (saltsphere artifact build/fetch) and the port
+    # it is served on to the hosts while they install; hosts download each file
+    # once, checked by its sha256.
+    artifact_bundle: /var/lib/saltsphere/bundle
+    artifact_port: 8089
+
     # --- containerd -------------------------------------------------------
     # The pod sandbox ("pause") image; kubelet 1.20 asks for this one.
     containerd_sandbox_image: k8s.gcr.io/pause:3.2

@@ -8,6 +8,7 @@ import netaddr
 
 from saltsphere import config as cfg
 from saltsphere import inventory as inv_mod
+from saltsphere import kubeadm
 from saltsphere.inventory import ETCD, MASTER, NODE, CLUSTER
 
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
@@ -241,9 +242,24 @@ def _check_choices(conf, problems):
         problems.error(path, f"ks_console_nodeport {port} is outside the NodePort range {low}-{high}",
                        "choose a port in that range, e.g. 32130", line=conf.line("ks_console_nodeport"),
                        key="ks_console_nodeport")
-    if not 1 <= conf["kube_apiserver_port"] <= 65535:
-        problems.error(path, "kube_apiserver_port is not between 1 and 65535", "use 6443",
-                       line=conf.line("kube_apiserver_port"), key="kube_apiserver_port")
+    for key, example in (("kube_apiserver_port", 6443), ("kube_apiserver_lb_port", 6444), ("artifact_port", 8089)):
+        if not 1 <= conf[key] <= 65535:
+            problems.error(path, f"{key} is not between 1 and 65535", f"use e.g. {example}", line=conf.line(key), key=key)
+    if conf["kube_apiserver_lb_port"] == conf["kube_apiserver_port"]:
+        problems.error(path, "kube_apiserver_lb_port is kube_apiserver_port: on a master both listen",
+                       "choose another port for the local load balancer, e.g. 6444",
+                       line=conf.line("kube_apiserver_lb_port"), key="kube_apiserver_lb_port")
+    endpoint = conf["kube_control_plane_endpoint"]
+    if endpoint:
+        try:
+            kubeadm.split_endpoint(endpoint)
+        except ValueError:
+            problems.error(path, f"kube_control_plane_endpoint {endpoint!r} is not host:port",
+                           "write it like lb.example.com:6443 or 192.168.0.10:6443, or leave it empty",
+                           line=conf.line("kube_control_plane_endpoint"), key="kube_control_plane_endpoint")
+    if conf["kube_wait_seconds"] < 10:
+        problems.error(path, "kube_wait_seconds is below 10", "give hosts at least a minute, e.g. 300",
+                       line=conf.line("kube_wait_seconds"), key="kube_wait_seconds")
     for key in ("preflight_min_cpu_cores", "preflight_min_memory_gb", "preflight_min_disk_gb"):
         if conf[key] < 0:
             problems.error(path, f"{key} cannot be negative", "use 0 or more", line=conf.line(key), key=key)

@@ -480,3 +480,18 @@ def test_config_problems_skip_the_cross_checks(check):
     problems = check(text, vars_with("kube_network_plugin: [calico]\n"))
 
     assert [p.key for p in problems.errors] == ["kube_network_plugin"]
+
+
+@pytest.mark.parametrize("text,key", [
+    ('kube_control_plane_endpoint: "lb.example.com"\n', "kube_control_plane_endpoint"),
+    ("kube_apiserver_lb_port: 6443\n", "kube_apiserver_lb_port"),
+    ("artifact_port: 70000\n", "artifact_port"),
+    ("kube_wait_seconds: 1\n", "kube_wait_seconds"),
+])
+def test_kubernetes_settings_are_checked(check, text, key):
+    problems = check(vars_text=SEED_VARS_YML + text)
+    assert [p.key for p in problems.errors] == [key]
+
+
+def test_an_external_endpoint_with_a_port_is_accepted(check):
+    assert not check(vars_text=SEED_VARS_YML + 'kube_control_plane_endpoint: "10.0.0.9:6443"\n').errors

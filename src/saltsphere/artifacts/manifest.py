@@ -25,6 +25,8 @@ class FileEntry:
     path: str
     sha256: str
     size: int
+    # Images only: the reference containerd stores the archive's image under.
+    ref: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -103,11 +105,11 @@ def sha256_of(path) -> str:
     return digest.hexdigest()
 
 
-def entry_for(bundle_dir, path, *, name, version, arch, kind) -> FileEntry:
+def entry_for(bundle_dir, path, *, name, version, arch, kind, ref="") -> FileEntry:
     """The manifest entry for ``path`` (relative to ``bundle_dir``), measured from the file itself."""
     full = Path(bundle_dir) / path
     return FileEntry(name=name, version=version, arch=arch, kind=kind, path=PurePosixPath(path).as_posix(),
-                     sha256=sha256_of(full), size=full.stat().st_size)
+                     sha256=sha256_of(full), size=full.stat().st_size, ref=ref)
 
 
 def write_manifest(bundle_dir, entries, *, kube_version, arch, distributions, created=None) -> Manifest:

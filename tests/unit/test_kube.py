@@ -1,0 +1,137 @@
+"""The Kubernetes pillar of each host: role, endpoint, load balancer, kubeadm file, bundle."""
+
+import yaml
+import pytest
+
+from saltsphere import cluster, kube, kubeadm, pki
+from saltsphere.artifacts import manifest as mf
+from saltsphere.artifacts import serve
+
+from sample_inputs import SEED_HOSTS_INI, SEED_VARS_YML
+
+HA_HOSTS = """\
+[all]
+m1 ansible_host=10.1.0.1 ip=10.1.0.1
+m2 ansible_host=10.1.0.2 ip=10.1.0.2
+m3 ansible_host=10.1.0.3 ip=10.1.0.3
+w1 ansible_host=10.1.0.4 ip=10.1.0.4
+
+[kube-master]
+m1
+m2
+m3
+
+[kube-node]
+w1
+
+[etcd]
+m1
+m2
+m3
+
+[k8s-cluster:children]
+kube-node
+kube-master
+"""
+
+
+@pytest.fixture
+def bundle(tmp_path, monkeypatch):
+    """A bundle directory with the files a cluster needs; serving it is not part of these tests."""
+    directory = tmp_path / "bundle"
+    entries = []
+    for path, name, kind, ref in (
+        ("bin/kubeadm", "kubeadm", "binary", ""),
+        ("bin/kubelet", "kubelet", "binary", ""),
+        ("bin/kubectl", "kubectl", "binary", ""),
+        ("images/pause.tar", "pause", "image", "k8s.gcr.io/pause:3.2"),
+    ):
+        (directory / path).parent.mkdir(parents=True, exist_ok=True)
+        (directory / path).write_bytes(name.encode())
+        entries.append(mf.entry_for(directory, path, name=name, version="v1.20.2", arch="amd64", kind=kind, ref=ref))
+    mf.write_manifest(directory, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
+    started = []
+    monkeypatch.setattr(serve, "ensure_server", lambda *args: started.append(args))
+    monkeypatch.setattr(serve, "source_address_for", lambda ip: "10.9.9.9")
+    return directory, started
+
+
+def _load(write_cluster, tmp_path, bundle, hosts=SEED_HOSTS_INI, extra=""):
+    if isinstance(bundle, tuple):
+        bundle = bundle[0]
+    vars_text = SEED_VARS_YML + f"artifact_bundle: {bundle}\n" + extra
+    return cluster.load(str(write_cluster(hosts, vars_text, directory=tmp_path / "cluster")))
+
+
+def _pillar(loaded, name):
+    spec = loaded.hosts[name]
+    material = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)["saltsphere"]["kubernetes_pki"]
+    return kube.host_pillar(loaded, spec, material)
+
+
+def test_one_master_is_reached_directly(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle)
+    assert kube.endpoint(loaded) == "192.168.0.1:6443"
+    assert not kube.load_balancer(loaded)["enabled"]
+    master, node = _pillar(loaded, "master"), _pillar(loaded, "node1")
+    assert master["kubernetes"]["role"] == "init"
+    assert node["kubernetes"]["role"] == "join"
+    init = list(yaml.safe_load_all(master["kubernetes"]["kubeadm_config"]))
+    assert [d["kind"] for d in init] == ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration",
+                                         "KubeProxyConfiguration"]
+    assert init[1]["etcd"]["external"]["endpoints"] == ["https://192.168.0.1:2379"]
+    assert init[3]["oomScoreAdj"] == 0 and init[3]["conntrack"]["maxPerCore"] == 0
+    join = list(yaml.safe_load_all(node["kubernetes"]["kubeadm_config"]))[0]
+    ca_cert = (tmp_path / "cluster" / ".saltsphere" / "pki" / "kubernetes" / "ca.crt").read_bytes()
+    assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [kubeadm.ca_cert_hash(ca_cert)]
+    assert join["discovery"]["bootstrapToken"]["apiServerEndpoint"] == "192.168.0.1:6443"
+
+
+def test_several_masters_go_through_the_local_load_balancer(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle, HA_HOSTS)
+    assert kube.endpoint(loaded) == "127.0.0.1:6444"
+    lb = kube.load_balancer(loaded)
+    assert lb["enabled"] and [b["ip"] for b in lb["backends"]] == ["10.1.0.1", "10.1.0.2", "10.1.0.3"]
+    roles = {name: _pillar(loaded, name)["kubernetes"]["role"] for name in ("m1", "m2", "m3", "w1")}
+    assert roles == {"m1": "init", "m2": "join-control-plane", "m3": "join-control-plane", "w1": "join"}
+    join = list(yaml.safe_load_all(_pillar(loaded, "m2")["kubernetes"]["kubeadm_config"]))[0]
+    assert join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"] == "10.1.0.2"
+    cluster_config = list(yaml.safe_load_all(_pillar(loaded, "m1")["kubernetes"]["kubeadm_config"]))[1]
+    assert {"127.0.0.1", "10.1.0.1", "10.1.0.2", "10.1.0.3"} <= set(cluster_config["apiServer"]["certSANs"])
+
+
+def test_an_external_endpoint_turns_the_load_balancer_off(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle, HA_HOSTS, 'kube_control_plane_endpoint: "lb.example.com:6443"\n')
+    assert kube.endpoint(loaded) == "lb.example.com:6443"
+    assert not kube.load_balancer(loaded)["enabled"]
+
+
+def test_bundle_files_and_url_reach_the_pillar(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle)
+    data = _pillar(loaded, "node1")["bundle"]
+    assert data["url"] == "http://10.9.9.9:8089"
+    assert data["files"]["images/pause.tar"]["ref"] == "k8s.gcr.io/pause:3.2"
+    assert bundle[1], "the bundle server is asked for before hosts download"
+
+
+def test_a_bundle_without_coredns_skips_the_dns_addon(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle)
+    master = _pillar(loaded, "master")["kubernetes"]
+    assert "--skip-phases=addon/coredns" in master["kubeadm_args"]
+    assert "--ignore-preflight-errors=SystemVerification,ImagePull" in master["kubeadm_args"]
+
+
+def test_a_missing_bundle_is_an_error_in_the_pillar_not_a_crash(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, tmp_path / "nowhere")
+    data = _pillar(loaded, "node1")["bundle"]
+    assert "no bundle at" in data["error"] and "artifact build" in data["error"]
+
+
+def test_the_token_is_in_the_kubeadm_file_only(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle)
+    data = _pillar(loaded, "node1")
+    token = (tmp_path / "cluster" / ".saltsphere" / "pki" / "kubernetes" / "bootstrap-token").read_text().strip()
+    assert token in data["kubernetes"]["kubeadm_config"]
+    rest = dict(data["kubernetes"], kubeadm_config="")
+    assert token not in repr(rest) and token not in repr(data["bundle"])
+    assert data["kubernetes"]["token_id"] == token.split(".")[0]
