@@ -11,3 +11,5 @@ base:
   'I@saltsphere:host:roles:kube-master or I@saltsphere:host:roles:kube-node':
     - match: compound
     - containerd
+    - kubernetes
+    - network

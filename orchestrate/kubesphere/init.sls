@@ -6,3 +6,5 @@ include:
   - kubesphere.os
   - kubesphere.etcd
   - kubesphere.containerd
+  - kubesphere.kubernetes
+  - kubesphere.network

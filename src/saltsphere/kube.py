@@ -7,8 +7,8 @@ API endpoint and the load balancer in front of several masters, and where the
 bundle's files come from.
 """
 
+import dataclasses
 import functools
-import os
 from pathlib import Path
 
 from saltsphere import kubeadm
@@ -141,10 +141,12 @@ def host_pillar(cluster, spec, kubernetes_pki) -> dict:
     params = _params(cluster, spec, kubernetes_pki["token"], kubernetes_pki["ca_cert"], bundle)
     if spec.name == first:
         role, documents = "init", kubeadm.init_documents(params)
-    elif MASTER in spec.roles:
-        role, documents = "join-control-plane", kubeadm.join_documents(params, control_plane=True)
     else:
-        role, documents = "join", kubeadm.join_documents(params, control_plane=False)
+        # Addons are phases of init only; join knows none of them.
+        params = dataclasses.replace(params, skip_phases=())
+        control_plane = MASTER in spec.roles
+        role = "join-control-plane" if control_plane else "join"
+        documents = kubeadm.join_documents(params, control_plane=control_plane)
     # kubeadm's own preflight would stop on what this install handles itself: the
     # CoreDNS image of a bundle built without it, and the kernel config check
     # that needs /proc/config.gz or /boot/config-* (absent in containers).

@@ -1,0 +1,228 @@
+"""
+Kubernetes on a host: the cluster initialised on the first master, every other
+host joined, the bootstrap token kept alive, and the CNI bridge network with
+routes between the nodes' pod ranges.
+
+.. code-block:: yaml
+
+    kubernetes-control-plane-saltsphere-kubernetes-initialized:
+      saltsphere_kubernetes.initialized:
+        - name: /etc/kubernetes/saltsphere/kubeadm.yaml
+        - endpoint: 10.0.0.2:6443
+
+    kubernetes-node-saltsphere-kubernetes-joined:
+      saltsphere_kubernetes.joined:
+        - name: /etc/kubernetes/saltsphere/kubeadm.yaml
+        - endpoint: 10.0.0.2:6443
+        - wait: 300
+"""
+
+import ipaddress
+import json
+import os
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "saltsphere_kubernetes"
+
+
+def __virtual__():
+    if "saltsphere_kubernetes.state" not in __salt__:
+        return False, "the saltsphere_kubernetes execution module is not available"
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "changes": {}, "result": True, "comment": ""}
+
+
+def _fail(ret, comment):
+    ret.update(result=False, changes={}, comment=comment)
+    return ret
+
+
+def initialized(name, endpoint, args=(), wait=300):
+    """
+    Ensure this host runs the cluster's first control plane, made by ``kubeadm init --config name``.
+
+    A host already initialised only has its API checked (waiting up to
+    ``wait`` seconds after a restart); one an earlier run left half-way is
+    initialised again over what it left.
+    """
+    ret = _ret(name)
+    current = __salt__["saltsphere_kubernetes.state"]()
+    if current == "initialized":
+        ok, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=wait)
+        if not ok:
+            return _fail(ret, f"the cluster is initialised here but its API at {endpoint} did not answer within "
+                              f"{wait} s ({problem}); check `journalctl -u kubelet` and "
+                              "`crictl ps -a` on this host")
+        ret["comment"] = f"the cluster is initialised; its API at {endpoint} answers"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={"kubeadm": "init"},
+                   comment=f"kubeadm init would run with {name}" + (" (resuming)" if current == "partial" else ""))
+        return ret
+    try:
+        output = __salt__["saltsphere_kubernetes.kubeadm"]("init", name, list(args), resume=current == "partial")
+    except CommandExecutionError as exc:
+        return _fail(ret, f"{exc}\nFix the cause and run again: the next run resumes from here.")
+    ok, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=wait)
+    if not ok:
+        return _fail(ret, f"kubeadm init finished but the API at {endpoint} did not answer within {wait} s ({problem})")
+    ret["changes"] = {"kubeadm": {"old": current, "new": "initialized"}}
+    ret["comment"] = f"kubeadm init made the cluster; its API at {endpoint} answers\n{output}"
+    return ret
+
+
+def joined(name, endpoint, control_plane=False, args=(), wait=300):
+    """
+    Ensure this host joined the cluster (``kubeadm join --config name``), as a control plane or a node.
+
+    Before joining it waits up to ``wait`` seconds for the API at
+    ``endpoint``: with every host applying its states at once, the first
+    master may still be starting.
+    """
+    ret = _ret(name)
+    current = __salt__["saltsphere_kubernetes.state"]()
+    if current in ("initialized", "joined"):
+        ret["comment"] = f"this host has joined the cluster ({current})"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={"kubeadm": "join"}, comment=f"kubeadm join would run with {name}")
+        return ret
+    ok, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=wait)
+    if not ok:
+        return _fail(ret, f"waited {wait} s for the cluster's API at {endpoint} before joining: {problem}; "
+                          "is the first master initialised (kubesphere.kubernetes phase) and reachable from here?")
+    try:
+        output = __salt__["saltsphere_kubernetes.kubeadm"]("join", name, list(args), resume=current == "partial")
+    except CommandExecutionError as exc:
+        return _fail(ret, f"{exc}\nFix the cause and run again: the next run resumes from here.")
+    kind = "control plane" if control_plane else "node"
+    ret["changes"] = {"kubeadm": {"old": current, "new": f"joined as {kind}"}}
+    ret["comment"] = f"joined the cluster at {endpoint} as a {kind}\n{output}"
+    return ret
+
+
+def bootstrap_token(name, ttl="24h0m0s"):
+    """
+    Ensure the bootstrap token with id ``name`` (its secret comes from the pillar) exists, so nodes
+    added after the first one expired can still join.
+    """
+    ret = _ret(name)
+    try:
+        if __salt__["saltsphere_kubernetes.token_listed"](name):
+            ret["comment"] = f"bootstrap token {name} exists"
+            return ret
+        if __opts__["test"]:
+            ret.update(result=None, changes={name: "created"}, comment=f"bootstrap token {name} would be created")
+            return ret
+        __salt__["saltsphere_kubernetes.create_token"](ttl)
+    except CommandExecutionError as exc:
+        return _fail(ret, str(exc))
+    ret["changes"] = {name: {"old": None, "new": f"valid for {ttl}"}}
+    ret["comment"] = f"bootstrap token {name} created"
+    return ret
+
+
+def _bridge_conflist(cidr, bridge, mtu):
+    network = ipaddress.ip_network(cidr)
+    gateway = str(next(network.hosts()))
+    return {
+        "cniVersion": "0.4.0",
+        "name": "saltsphere-bridge",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": bridge,
+                "isGateway": True,
+                # Pods reach other nodes' pods by their own address; traffic
+                # leaving the cluster is masqueraded by the node's own rule.
+                "ipMasq": False,
+                "hairpinMode": True,
+                "mtu": mtu,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": str(network), "gateway": gateway}]],
+                    "routes": [{"dst": "0.0.0.0/0" if network.version == 4 else "::/0"}],
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+def cni_bridge(name, node, bridge="cni0", mtu=1500, wait=300):
+    """
+    Ensure the CNI configuration ``name`` gives this node's pods addresses from its pod range.
+
+    The range is the one the controller manager gave ``node``; it exists once
+    the node has joined, and this waits up to ``wait`` seconds for it.
+    """
+    ret = _ret(name)
+    try:
+        cidr = __salt__["saltsphere_kubernetes.wait_pod_cidr"](node, seconds=wait)
+    except CommandExecutionError as exc:
+        return _fail(ret, str(exc))
+    wanted = json.dumps(_bridge_conflist(cidr, bridge, mtu), indent=2) + "\n"
+    try:
+        with open(name, encoding="utf-8") as handle:
+            current = handle.read()
+    except FileNotFoundError:
+        current = None
+    if current == wanted:
+        ret["comment"] = f"{name} gives pods addresses from {cidr}"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes={name: cidr}, comment=f"{name} would give pods addresses from {cidr}")
+        return ret
+    os.makedirs(os.path.dirname(name), exist_ok=True)
+    tmp = f"{name}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(wanted)
+    os.replace(tmp, name)
+    ret["changes"] = {name: {"old": "present" if current else None, "new": cidr}}
+    ret["comment"] = f"{name} gives pods addresses from {cidr}"
+    return ret
+
+
+def pod_routes(name, node):
+    """
+    Ensure a route to every other node's pod range via that node (``name`` is the cluster's pod range).
+
+    Routes into the pod range that no node owns any more are removed.  Every
+    node must be on one L2 segment: the gateway is the node itself.
+    """
+    ret = _ret(name)
+    try:
+        wanted = {
+            info["pod_cidr"]: info["ip"]
+            for other, info in __salt__["saltsphere_kubernetes.nodes"]().items()
+            if other != node and info["pod_cidr"] and info["ip"]
+        }
+        present = __salt__["saltsphere_kubernetes.routes"](name)
+    except CommandExecutionError as exc:
+        return _fail(ret, str(exc))
+    own = {cidr for cidr, gateway in present.items() if not gateway}  # the node's own bridge
+    changes = {}
+    for cidr, gateway in sorted(wanted.items()):
+        if present.get(cidr) != gateway:
+            changes[cidr] = {"old": present.get(cidr), "new": f"via {gateway}"}
+    for cidr, gateway in sorted(present.items()):
+        if cidr not in wanted and cidr not in own:
+            changes[cidr] = {"old": f"via {gateway}", "new": None}
+    if not changes:
+        ret["comment"] = f"{len(wanted)} route(s) to other nodes' pods are in place"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, changes=changes, comment=f"{len(changes)} pod route(s) would change")
+        return ret
+    try:
+        for cidr, change in changes.items():
+            __salt__["saltsphere_kubernetes.set_route"](cidr, wanted.get(cidr))
+    except CommandExecutionError as exc:
+        return _fail(ret, str(exc))
+    ret["changes"] = changes
+    ret["comment"] = f"{len(changes)} pod route(s) changed"
+    return ret

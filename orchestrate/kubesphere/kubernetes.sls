@@ -1,0 +1,52 @@
+{#- Phase: Kubernetes with kubeadm.  Every host prepares at once (binaries,
+    images, kubelet, load balancer, certificates, kubeadm configuration); the
+    first master initialises the cluster; the other masters join one at a time;
+    then the nodes join together. #}
+{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- set first = cluster.masters[0] %}
+{%- set workers = cluster.nodes | reject('in', cluster.masters) | list %}
+
+kubesphere-kubernetes-prepare-salt-state:
+  salt.state:
+    - tgt: {{ cluster.k8s | join(',') }}
+    - tgt_type: list
+    - ssh: True
+    - sls: kubernetes.prepare
+    - failhard: True
+
+kubesphere-kubernetes-init-salt-state:
+  salt.state:
+    - tgt: {{ first }}
+    - tgt_type: list
+    - ssh: True
+    - sls: kubernetes.control_plane
+    - failhard: True
+    - require:
+      - salt: kubesphere-kubernetes-prepare-salt-state
+{%- set previous = 'kubesphere-kubernetes-init-salt-state' %}
+
+{%- for master in cluster.masters[1:] %}
+
+kubesphere-kubernetes-join-master-{{ master }}-salt-state:
+  salt.state:
+    - tgt: {{ master }}
+    - tgt_type: list
+    - ssh: True
+    - sls: kubernetes.control_plane
+    - failhard: True
+    - require:
+      - salt: {{ previous }}
+{%-   set previous = 'kubesphere-kubernetes-join-master-' ~ master ~ '-salt-state' %}
+{%- endfor %}
+{%- if workers %}
+
+kubesphere-kubernetes-join-nodes-salt-state:
+  salt.state:
+    - tgt: {{ workers | join(',') }}
+    - tgt_type: list
+    - ssh: True
+    - sls: kubernetes.node
+    - failhard: True
+    - require:
+      - salt: {{ previous }}
+{%- endif %}

@@ -1,0 +1,10 @@
+{#- Phase: the pod network (kube_network_plugin) on every Kubernetes host, all at once. #}
+{%- from 'kubesphere/map.jinja' import cluster with context %}
+
+kubesphere-network-salt-state:
+  salt.state:
+    - tgt: {{ cluster.k8s | join(',') }}
+    - tgt_type: list
+    - ssh: True
+    - sls: network
+    - failhard: True

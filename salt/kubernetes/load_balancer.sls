@@ -1,0 +1,27 @@
+{#- With several masters and no external endpoint, every Kubernetes host
+    reaches the API through haproxy on 127.0.0.1 (saltsphere:kubernetes:load_balancer). #}
+{%- from 'kubernetes/map.jinja' import kubernetes, cluster with context %}
+{%- set lb = cluster.load_balancer %}
+{%- if lb.enabled %}
+
+kubernetes-load-balancer-pkg-installed:
+  pkg.installed:
+    - name: {{ kubernetes.lb_pkg }}
+
+kubernetes-load-balancer-file-managed-config:
+  file.managed:
+    - name: {{ kubernetes.lb_config }}
+    - source: salt://kubernetes/files/haproxy.cfg
+    - template: jinja
+    - context:
+        lb: {{ lb | json }}
+    - require:
+      - pkg: kubernetes-load-balancer-pkg-installed
+
+kubernetes-load-balancer-service-running:
+  service.running:
+    - name: {{ kubernetes.lb_service }}
+    - enable: True
+    - watch:
+      - file: kubernetes-load-balancer-file-managed-config
+{%- endif %}

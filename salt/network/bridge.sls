@@ -1,0 +1,34 @@
+{#- Pods on the standard CNI bridge with host-local addresses from the node's
+    pod range, and a route to every other node's range via that node: no
+    daemon, and every node must share one L2 segment. #}
+{%- set cluster = salt['pillar.get']('saltsphere:kubernetes', {}) %}
+{%- set host = salt['pillar.get']('saltsphere:host', {}) %}
+{%- set lookup = salt['pillar.get']('saltsphere:lookup:network', {}) %}
+{%- set conf = lookup.get('bridge_conf', '/etc/cni/net.d/10-saltsphere-bridge.conflist') %}
+{%- set rule = '-s ' ~ cluster.pod_subnet ~ ' ! -d ' ~ cluster.pod_subnet ~ ' -m comment --comment saltsphere-pod-egress -j MASQUERADE' %}
+
+include:
+  - kubernetes
+
+network-bridge-saltsphere-kubernetes-cni-bridge:
+  saltsphere_kubernetes.cni_bridge:
+    - name: {{ conf }}
+    - node: {{ host.name }}
+    - bridge: {{ lookup.get('bridge', 'cni0') }}
+    - wait: {{ cluster.wait_seconds }}
+    - require:
+      - sls: kubernetes
+
+{#- Pods keep their address towards other pods; traffic leaving the pod range
+    leaves with the node's. #}
+network-bridge-cmd-run-masquerade:
+  cmd.run:
+    - name: iptables -t nat -A POSTROUTING {{ rule }}
+    - unless: iptables -t nat -C POSTROUTING {{ rule }}
+
+network-bridge-saltsphere-kubernetes-pod-routes:
+  saltsphere_kubernetes.pod_routes:
+    - name: {{ cluster.pod_subnet }}
+    - node: {{ host.name }}
+    - require:
+      - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge
