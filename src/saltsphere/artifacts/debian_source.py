@@ -395,24 +395,24 @@ def distribution() -> str:
     return f"{fields.get('ID', 'linux')}-{fields.get('VERSION_ID', 'unknown')}"
 
 
-def _install_into_bundle(build: BuildPlan, out_dir: Path, log):
+def _install_into_bundle(build: BuildPlan, out_dir: Path, log) -> list:
     target = out_dir / "bin"
     target.mkdir(parents=True, exist_ok=True)
     entries = []
     for name in BINARIES:
         destination = target / name
-        tmp = target / f".{name}.tmp"
-        shutil.copyfile(build.bin_dir / name, tmp)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, destination)
+        if not (destination.is_file() and mf.sha256_of(destination) == mf.sha256_of(build.bin_dir / name)):
+            tmp = target / f".{name}.tmp"
+            shutil.copyfile(build.bin_dir / name, tmp)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, destination)
         entries.append(mf.entry_for(out_dir, f"bin/{name}", name=name, version=build.kube_version,
                                     arch=build.arch, kind="binary"))
-    # Images and packages are added by other steps: keep their entries when the binaries are rebuilt.
-    kept = []
-    if (out_dir / mf.MANIFEST_NAME).is_file():
-        previous = mf.read_manifest(out_dir)
-        kept = [entry for entry in previous.files if entry.kind != "binary"]
-    manifest = mf.write_manifest(out_dir, kept + entries, kube_version=build.kube_version, arch=build.arch,
+    return entries
+
+
+def _write(build: BuildPlan, out_dir: Path, entries, log):
+    manifest = mf.write_manifest(out_dir, entries, kube_version=build.kube_version, arch=build.arch,
                                  distributions=[distribution()])
     log(f"wrote {out_dir / mf.MANIFEST_NAME}: {len(manifest.files)} files")
     return manifest
@@ -466,4 +466,8 @@ def _build(cache_root: Path, out_dir: Path, log):
         _gopath(build)
         stamp = _compile(build, log)
         log(f"built in {stamp['seconds'] // 60} min {stamp['seconds'] % 60} s with {stamp['go']}")
-    return _install_into_bundle(build, out_dir, log)
+    from saltsphere.artifacts import images  # images builds on this module's plan
+
+    entries = _install_into_bundle(build, out_dir, log)
+    entries += images.build_images(build, out_dir, log)
+    return _write(build, out_dir, entries, log)
