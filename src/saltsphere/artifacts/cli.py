@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from saltsphere.artifacts import debian_source, manifest
+from saltsphere.artifacts import debian_source, fetch, manifest
 
 DEFAULT_OUT = Path("/var/lib/saltsphere/bundle")
 
@@ -25,6 +25,24 @@ def register(subparsers):
                        help=f"where sources and finished builds are kept (default: {debian_source.CACHE_ROOT})")
     build.set_defaults(func=cmd_build)
 
+    download = commands.add_parser(
+        "fetch", help="download the bundle from the official releases (needs internet)",
+        description="Download Kubernetes, etcd, containerd, runc, crictl, the CNI plugins and the images kubeadm "
+                    "needs from their official releases, check each against its published sha256, and write the "
+                    "bundle's manifest. Files already in place with the right sha256 are not downloaded again.",
+    )
+    download.add_argument("--kube-version", required=True, metavar="vX.Y.Z",
+                          help="the Kubernetes release, e.g. v1.28.4")
+    download.add_argument("--arch", default="amd64", help=f"one of {', '.join(fetch.ARCHES)} (default: amd64)")
+    download.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                          help=f"the bundle directory (default: {DEFAULT_OUT})")
+    download.add_argument("--cache", type=Path, default=fetch.CACHE_ROOT, metavar="DIR",
+                          help=f"where release archives and checksum files are kept (default: {fetch.CACHE_ROOT})")
+    for component, flag in fetch.OVERRIDE_FLAGS.items():
+        download.add_argument(flag, dest=f"{component}_version", metavar="VERSION",
+                              help=f"the {component} version to fetch instead of the version table's")
+    download.set_defaults(func=cmd_fetch)
+
     check = commands.add_parser(
         "verify", help="check every file of a bundle against its manifest (size and sha256)",
         description="Check every file of a bundle against its manifest; list every difference.",
@@ -41,6 +59,15 @@ def _log(line):
 
 def cmd_build(args):
     result = debian_source.build_from_debian_source(args.cache, args.out, log=_log)
+    for entry in result.files:
+        print(f"{entry.path}\t{entry.version}\t{entry.size}\t{entry.sha256}")
+    print(f"bundle: {args.out.resolve()}")
+    return 0
+
+
+def cmd_fetch(args):
+    overrides = {component: getattr(args, f"{component}_version") for component in fetch.COMPONENTS}
+    result = fetch.fetch(args.out, args.kube_version, args.arch, overrides, cache_dir=args.cache, log=_log)
     for entry in result.files:
         print(f"{entry.path}\t{entry.version}\t{entry.size}\t{entry.sha256}")
     print(f"bundle: {args.out.resolve()}")
