@@ -45,7 +45,9 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     if spec is not None:
         tls = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)
         data["saltsphere"].update(tls.get("saltsphere", {}))
+        bundle = kube.bundle_pillar(loaded, spec)
+        data["saltsphere"]["bundle"] = bundle
         kubernetes_pki = data["saltsphere"].get("kubernetes_pki")
         if kubernetes_pki:
-            data["saltsphere"].update(kube.host_pillar(loaded, spec, kubernetes_pki))
+            data["saltsphere"].update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
     return data

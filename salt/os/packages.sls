@@ -1,5 +1,33 @@
 {%- from 'os/map.jinja' import os with context %}
+{%- set bundle = salt['pillar.get']('saltsphere:bundle', {}) %}
+{%- set repo = 'debs/' ~ (grains['os'] | lower) ~ '-' ~ grains['osmajorrelease'] %}
+{%- set offline = os.get('bundle_source_file') and (repo ~ '/Packages') in bundle.get('files', {}) %}
+
+{%- if offline %}
+{#- The packages come from the bundle, through the taskbox: hosts need no
+    route to a mirror. #}
+os-packages-file-managed-bundle-source:
+  file.managed:
+    - name: {{ os.bundle_source_file }}
+    - contents: {{ os.bundle_source_line.format(url=bundle.url, repo=repo) | json }}
+    - mode: '0644'
+
+{#- Only the bundle's source is read: it answers without a mirror.  Runs
+    again until apt knows the source, so a failed run is made good. #}
+os-packages-cmd-run-refresh-bundle-source:
+  cmd.run:
+    - name: >-
+        apt-get update -o Dir::Etc::sourcelist={{ os.bundle_source_file }}
+        -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0
+    - unless: apt-cache policy | grep -qF {{ (bundle.url ~ '/' ~ repo) | json }}
+    - require:
+      - file: os-packages-file-managed-bundle-source
+{%- endif %}
 
 os-packages-pkg-installed:
   pkg.installed:
     - pkgs: {{ os.pkgs | json }}
+{%- if offline %}
+    - require:
+      - cmd: os-packages-cmd-run-refresh-bundle-source
+{%- endif %}

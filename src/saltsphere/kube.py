@@ -131,13 +131,12 @@ def _params(cluster, spec, token, ca_cert_pem, bundle) -> kubeadm.Params:
     )
 
 
-def host_pillar(cluster, spec, kubernetes_pki) -> dict:
+def host_pillar(cluster, spec, kubernetes_pki, bundle) -> dict:
     """``saltsphere:kubernetes`` of one Kubernetes host (master or node)."""
     if MASTER not in spec.roles and NODE not in spec.roles:
         return {}
     masters = cluster.role_members(MASTER)
     first = masters[0].name
-    bundle = bundle_pillar(cluster, spec)
     params = _params(cluster, spec, kubernetes_pki["token"], kubernetes_pki["ca_cert"], bundle)
     if spec.name == first:
         role, documents = "init", kubeadm.init_documents(params)
@@ -155,7 +154,6 @@ def host_pillar(cluster, spec, kubernetes_pki) -> dict:
         ignore.append("ImagePull")
     token_id = kubernetes_pki["token"].split(".", 1)[0]
     return {
-        "bundle": bundle,
         "kubernetes": {
             "role": role,
             "first_master": first,

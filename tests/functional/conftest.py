@@ -6,12 +6,15 @@ exactly what salt-ssh computes for the same host.
 """
 
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 from saltfactories.utils.functional import Loaders
 
 from saltsphere import paths
+from saltsphere.artifacts import manifest as mf
 
 ROOT = paths.project_root()
 
@@ -37,17 +40,48 @@ kube-master
 """
 
 SAMPLE_VARS = """\
+kube_network_plugin: bridge
 nfs_server_enable: true
 nfs_server_is_default_class: true
 ks_admin_password: SECRET-ADMIN
 """
 
 
+BUNDLE_FILES = (
+    ("bin/kubeadm", "kubeadm", "binary", ""),
+    ("bin/kubelet", "kubelet", "binary", ""),
+    ("bin/kubectl", "kubectl", "binary", ""),
+    ("images/pause.tar", "pause", "image", "k8s.gcr.io/pause:3.2"),
+    ("images/kube-proxy.tar", "kube-proxy", "image", "k8s.gcr.io/kube-proxy:v1.20.2"),
+    ("debs/debian-12/Packages", "Packages", "deb", ""),
+)
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def sample_cluster(tmp_path_factory):
+def sample_bundle(tmp_path_factory):
+    """A small bundle: the pillar serves it like a real one (the server is stopped afterwards)."""
+    directory = tmp_path_factory.mktemp("bundle")
+    entries = []
+    for path, name, kind, ref in BUNDLE_FILES:
+        (directory / path).parent.mkdir(parents=True, exist_ok=True)
+        (directory / path).write_text(name)
+        entries.append(mf.entry_for(directory, path, name=name, version="v1.20.2", arch="amd64", kind=kind, ref=ref))
+    mf.write_manifest(directory, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
+    yield directory
+    subprocess.run(["pkill", "-f", f"saltsphere.artifacts.serve --dir {directory}"], check=False)
+
+
+@pytest.fixture(scope="session")
+def sample_cluster(tmp_path_factory, sample_bundle):
     directory = tmp_path_factory.mktemp("cluster")
     (directory / "hosts.ini").write_text(SAMPLE_HOSTS)
-    (directory / "vars.yml").write_text(SAMPLE_VARS)
+    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}\nartifact_port: {_free_port()}\n")
     return directory
 
 

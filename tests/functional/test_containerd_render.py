@@ -62,7 +62,8 @@ def test_config_toml_carries_the_cluster_choices(loaders):
     assert cri["sandbox_image"] == "k8s.gcr.io/pause:3.2"
     assert cri["restrict_oom_score_adj"] is True
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
-    assert cri["cni"] == {"bin_dir": "/opt/cni/bin", "conf_dir": "/etc/cni/net.d"}
+    # Debian's containernetworking-plugins
+    assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"}
 
 
 def test_crictl_points_at_the_containerd_socket(loaders):

@@ -29,7 +29,11 @@ def test_secrets_reach_control_plane_only(loaders):
     assert ("SECRET-ADMIN" in rendered) == is_master
 
 
-EXPECTED_TOP = {"master": ["os", "etcd", "containerd"], "node1": ["os", "containerd"], "node2": ["os", "containerd"]}
+EXPECTED_TOP = {
+    "master": ["os", "etcd", "containerd", "kubernetes", "network"],
+    "node1": ["os", "containerd", "kubernetes", "network"],
+    "node2": ["os", "containerd", "kubernetes", "network"],
+}
 
 
 def test_top_gives_each_host_the_states_of_its_roles(loaders):
@@ -80,3 +84,34 @@ def test_unknown_etcd_install_source_stops_rendering_with_the_fix(loaders):
     pillar = {"saltsphere": {"lookup": {"etcd": {"install_source": "bundle"}}}}
     ret = loaders.modules.state.show_sls("etcd", pillar=pillar)
     assert isinstance(ret, list) and 'install_source "bundle" is not known' in " ".join(ret), ret
+
+
+def test_calico_without_its_images_stops_rendering_with_the_fix(loaders):
+    pillar = {"saltsphere": {"kubernetes": {"network_plugin": "calico"}}}
+    ret = loaders.modules.state.show_sls("network", pillar=pillar)
+    assert isinstance(ret, list) and "set kube_network_plugin: bridge" in " ".join(ret), ret
+
+
+@pytest.mark.parametrize("sls", ["kubernetes", "kubernetes.prepare", "network"])
+def test_kubernetes_renders_for_every_role(loaders, sls):
+    ret = loaders.modules.state.show_sls(sls)
+    assert isinstance(ret, dict) and ret, f"{sls} did not render: {ret}"
+    ids = set(ret)
+    if loaders.opts["id"] == "master":
+        assert "kubernetes-control-plane-saltsphere-kubernetes-initialized" in ids or sls != "kubernetes"
+        assert "kubernetes-pki-file-managed-ca.key" in ids
+    else:
+        assert not [i for i in ids if i.startswith("kubernetes-pki-")], "a worker received the CA keys"
+        assert "kubernetes-node-saltsphere-kubernetes-joined" in ids or sls != "kubernetes"
+
+
+def test_the_kubeadm_file_is_private_and_never_diffed(loaders):
+    managed = loaders.modules.state.show_sls("kubernetes.config")["kubernetes-config-file-managed-kubeadm"]["file"]
+    assert {"mode": "0600"} in managed and {"show_changes": False} in managed
+
+
+def test_hosts_install_packages_from_the_bundle(loaders):
+    ret = loaders.modules.state.show_sls("os.packages")
+    source = ret["os-packages-file-managed-bundle-source"]["file"]
+    line = next(arg["contents"] for arg in source if isinstance(arg, dict) and "contents" in arg)
+    assert line.startswith("deb [trusted=yes] http://") and line.endswith("/debs/debian-12/ ./")

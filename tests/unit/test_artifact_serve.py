@@ -45,6 +45,12 @@ def _get(port, path):
     return urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=5)
 
 
+@pytest.mark.parametrize("path", ["bin/./kubelet", "bin//kubelet", "bin/%6Bubelet"])
+def test_paths_are_normalised_the_way_apt_writes_them(server, path):
+    with _get(server, path) as response:
+        assert response.read() == b"kubelet bytes"
+
+
 def test_listed_files_are_served_with_the_bundle_identity(server, bundle):
     with _get(server, "bin/kubelet") as response:
         assert response.read() == b"kubelet bytes"

@@ -66,7 +66,8 @@ def _load(write_cluster, tmp_path, bundle, hosts=SEED_HOSTS_INI, extra=""):
 def _pillar(loaded, name):
     spec = loaded.hosts[name]
     material = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)["saltsphere"]["kubernetes_pki"]
-    return kube.host_pillar(loaded, spec, material)
+    bundle = kube.bundle_pillar(loaded, spec)
+    return dict(kube.host_pillar(loaded, spec, material, bundle), bundle=bundle)
 
 
 def test_one_master_is_reached_directly(write_cluster, tmp_path, bundle):

@@ -466,8 +466,9 @@ def _build(cache_root: Path, out_dir: Path, log):
         _gopath(build)
         stamp = _compile(build, log)
         log(f"built in {stamp['seconds'] // 60} min {stamp['seconds'] % 60} s with {stamp['go']}")
-    from saltsphere.artifacts import images  # images builds on this module's plan
+    from saltsphere.artifacts import debs, images  # both build on this module's plan
 
     entries = _install_into_bundle(build, out_dir, log)
     entries += images.build_images(build, out_dir, log)
+    entries += debs.build_deb_repo(out_dir, log)
     return _write(build, out_dir, entries, log)

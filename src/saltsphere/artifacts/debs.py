@@ -28,6 +28,8 @@ from saltsphere.artifacts.run import run
 DEFAULT_PACKAGES = (
     "conntrack", "socat", "ipset", "ebtables", "iptables", "ethtool", "ca-certificates", "curl", "chrony",
     "etcd-server", "etcd-client", "containerd", "runc", "containernetworking-plugins", "haproxy", "nfs-common",
+    # The OS states load modules and set sysctls with these; a minbase host has neither.
+    "kmod", "procps",
     # salt-ssh runs its thin minion with the host's python3, which a minbase host lacks.
     "python3",
 )

@@ -11,13 +11,14 @@ while without requests.
 import argparse
 import http.server
 import json
-import os
+import posixpath
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -53,7 +54,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         self.server.touch()
-        relative = self.path.split("?", 1)[0].lstrip("/")
+        # apt asks for "<repo>/./Packages" and quotes "+" and "~" in package names.
+        relative = posixpath.normpath(urllib.parse.unquote(self.path.split("?", 1)[0])).lstrip("/")
         if relative not in self.server.allowed():
             self.send_error(404, "not in the bundle's manifest")
             return None
