@@ -53,3 +53,19 @@ def ensure():
             "expires": cert.not_valid_after_utc.isoformat(),
         }
     return listing
+
+
+def kubeconfig():
+    """
+    Write the administrator's kubeconfig for this cluster on the taskbox (0600) and return its path.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run saltsphere_pki.kubeconfig
+    """
+    from saltsphere import kube
+
+    loaded = cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
+    return str(pki.write_admin_kubeconfig(loaded.directory, f"https://{kube.endpoint_from_taskbox(loaded)}"))

@@ -50,3 +50,10 @@ kubesphere-kubernetes-join-nodes-salt-state:
     - require:
       - salt: {{ previous }}
 {%- endif %}
+
+{#- kubectl on the taskbox: .saltsphere/admin.conf (0600). #}
+kubesphere-kubernetes-kubeconfig-salt-runner:
+  salt.runner:
+    - name: saltsphere_pki.kubeconfig
+    - require:
+      - salt: {{ 'kubesphere-kubernetes-join-nodes-salt-state' if workers else previous }}

@@ -86,6 +86,12 @@ def cmd_status(args) -> int:
         print(f"etcd: {'healthy' if etcd['healthy'] else 'NOT healthy'}, {etcd['members']} members")
         for host, error in etcd["endpoints"].items():
             print(f"  {host}: {error or 'ok'}")
+        k8s = report["kubernetes"]
+        print(f"kubernetes: {'healthy' if k8s['healthy'] else 'NOT healthy'}, version {k8s['version'] or 'unknown'}")
+        for host, error in k8s["api"].items():
+            print(f"  API on {host}: {error or 'ok'}")
+        for node, ready in sorted(k8s["nodes"].items()):
+            print(f"  node {node}: {ready}")
     return 0 if all(section.get("healthy", True) for section in report.values()) else 1
 
 

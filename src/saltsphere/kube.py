@@ -44,6 +44,14 @@ def endpoint(cluster) -> str:
     return f"{masters[0].ip}:{config['kube_apiserver_port']}"
 
 
+def endpoint_from_taskbox(cluster) -> str:
+    """``host:port`` the taskbox reaches the API by: the local load balancer runs on the hosts only."""
+    config = cluster.config.values
+    if config.get("kube_control_plane_endpoint"):
+        return config["kube_control_plane_endpoint"]
+    return f"{cluster.role_members(MASTER)[0].ip}:{config['kube_apiserver_port']}"
+
+
 def load_balancer(cluster) -> dict:
     """The local load balancer of every Kubernetes host: on with several masters and no external endpoint."""
     config = cluster.config.values

@@ -325,3 +325,32 @@ def admin_client(cluster_directory) -> dict:
     with locked(pki_dir):
         pairs = etcd_client(pki_dir, "admin")
     return {"ca": pairs["ca"].cert_path, "cert": pairs["client"].cert_path, "key": pairs["client"].key_path}
+
+
+def write_admin_kubeconfig(cluster_directory, server: str) -> Path:
+    """``.saltsphere/admin.conf`` (0600): kubectl on the taskbox as the cluster's administrator."""
+    import base64
+
+    import yaml
+
+    client = admin_kubernetes_client(cluster_directory)
+
+    def b64(path):
+        return base64.b64encode(Path(path).read_bytes()).decode()
+
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kubernetes", "cluster": {"server": server, "certificate-authority-data": b64(client["ca"])}}],
+        "users": [{"name": "kubernetes-admin", "user": {"client-certificate-data": b64(client["cert"]),
+                                                          "client-key-data": b64(client["key"])}}],
+        "contexts": [{"name": "kubernetes-admin@kubernetes",
+                      "context": {"cluster": "kubernetes", "user": "kubernetes-admin"}}],
+        "current-context": "kubernetes-admin@kubernetes",
+        "preferences": {},
+    }
+    path = state_dir(cluster_directory) / "admin.conf"
+    text = yaml.safe_dump(document, sort_keys=False).encode()
+    if not (path.is_file() and path.read_bytes() == text):
+        _write_private(path, text, 0o600)
+    return path

@@ -46,5 +46,54 @@ def etcd(cluster, port=2379) -> dict:
     return {"healthy": healthy, "members": count, "endpoints": endpoints}
 
 
+def _api_get(ip, port, context, path, timeout=5):
+    conn = http.client.HTTPSConnection(ip, port, context=context, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        if response.status != 200:
+            raise ValueError(f"GET {path} answered HTTP {response.status}: {body.strip()[:200]}")
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def kubernetes(cluster) -> dict:
+    """``{"healthy", "version", "nodes": {name: "Ready" | "NotReady"}, "api": {master: error or None}}``.
+
+    Every master's API server is asked with the operators' client certificate;
+    the node list comes from the first one that answers.  ``healthy`` means
+    every master answers and every node of the inventory is Ready.
+    """
+    from saltsphere import kube
+
+    masters = cluster.role_members("kube-master")
+    port = cluster.config.values["kube_apiserver_port"]
+    client = pki.admin_kubernetes_client(cluster.directory)
+    context = ssl.create_default_context(cafile=str(client["ca"]))
+    context.check_hostname = False  # certificates name the masters' IPs, checked by the CA
+    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    api, version, nodes = {}, None, {}
+    for master in masters:
+        try:
+            info = _api_get(master.ip, port, context, "/version")
+            if version is None:
+                version = info.get("gitVersion")
+                for item in _api_get(master.ip, port, context, "/api/v1/nodes").get("items", []):
+                    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                                for c in item.get("status", {}).get("conditions", []))
+                    nodes[item["metadata"]["name"]] = "Ready" if ready else "NotReady"
+            api[master.name] = None
+        except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+            api[master.name] = str(exc)
+    if version is not None:
+        pki.write_admin_kubeconfig(cluster.directory, f"https://{kube.endpoint_from_taskbox(cluster)}")
+    expected = {h.name for h in cluster.hosts.values() if {"kube-master", "kube-node"} & set(h.roles)}
+    healthy = (bool(masters) and all(error is None for error in api.values())
+               and all(nodes.get(name) == "Ready" for name in expected))
+    return {"healthy": healthy, "version": version, "nodes": nodes, "api": api}
+
+
 def collect(cluster) -> dict:
-    return {"etcd": etcd(cluster)}
+    return {"etcd": etcd(cluster), "kubernetes": kubernetes(cluster)}

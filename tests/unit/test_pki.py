@@ -123,3 +123,16 @@ def test_host_pillar_gives_ca_keys_to_masters_only(tmp_path, roles, keys):
 def test_etcd_only_host_gets_no_kubernetes_material(tmp_path):
     data = pki.host_pillar(tmp_path, "e1", ("etcd",), "10.0.0.6")["saltsphere"]
     assert "kubernetes_pki" not in data
+
+
+def test_admin_kubeconfig_is_private_and_names_the_server(tmp_path):
+    import yaml
+
+    path = pki.write_admin_kubeconfig(tmp_path, "https://10.0.0.1:6443")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    config = yaml.safe_load(path.read_text())
+    assert config["clusters"][0]["cluster"]["server"] == "https://10.0.0.1:6443"
+    assert config["users"][0]["user"]["client-key-data"]
+    before = os.stat(path).st_mtime_ns
+    pki.write_admin_kubeconfig(tmp_path, "https://10.0.0.1:6443")
+    assert os.stat(path).st_mtime_ns == before, "an unchanged kubeconfig is not rewritten"
