@@ -20,6 +20,7 @@ routes between the nodes' pod ranges.
 import ipaddress
 import json
 import os
+import time
 
 from salt.exceptions import CommandExecutionError
 
@@ -187,20 +188,37 @@ def cni_bridge(name, node, bridge="cni0", mtu=1500, wait=300):
     return ret
 
 
-def pod_routes(name, node):
+def _wanted_routes(node, expected, wait):
+    """{pod range: node ip} of every other node, waiting up to ``wait`` s for the ``expected`` ones."""
+    deadline = time.monotonic() + float(wait)
+    while True:
+        known = __salt__["saltsphere_kubernetes.nodes"]()
+        wanted = {info["pod_cidr"]: info["ip"] for other, info in known.items()
+                  if other != node and info["pod_cidr"] and info["ip"]}
+        missing = sorted(name for name in expected
+                         if name != node and not (known.get(name, {}).get("pod_cidr") and known[name].get("ip")))
+        if not missing:
+            return wanted
+        if time.monotonic() >= deadline:
+            raise CommandExecutionError(
+                f"waited {wait} s for node(s) {', '.join(missing)} to join and get a pod range; "
+                "check that they joined (kubesphere.kubernetes phase) and run again")
+        time.sleep(2)
+
+
+def pod_routes(name, node, expected=(), wait=300):
     """
     Ensure a route to every other node's pod range via that node (``name`` is the cluster's pod range).
 
-    Routes into the pod range that no node owns any more are removed.  Every
-    node must be on one L2 segment: the gateway is the node itself.
+    Nodes named in ``expected`` (the inventory's) that have not joined yet are
+    waited for, up to ``wait`` seconds: with every host applying its states at
+    once, a neighbour may join a little later.  Routes into the pod range that
+    no node owns any more are removed.  Every node must be on one L2 segment:
+    the gateway is the node itself.
     """
     ret = _ret(name)
     try:
-        wanted = {
-            info["pod_cidr"]: info["ip"]
-            for other, info in __salt__["saltsphere_kubernetes.nodes"]().items()
-            if other != node and info["pod_cidr"] and info["ip"]
-        }
+        wanted = _wanted_routes(node, list(expected), wait)
         present = __salt__["saltsphere_kubernetes.routes"](name)
     except CommandExecutionError as exc:
         return _fail(ret, str(exc))
@@ -219,7 +237,7 @@ def pod_routes(name, node):
         ret.update(result=None, changes=changes, comment=f"{len(changes)} pod route(s) would change")
         return ret
     try:
-        for cidr, change in changes.items():
+        for cidr in changes:
             __salt__["saltsphere_kubernetes.set_route"](cidr, wanted.get(cidr))
     except CommandExecutionError as exc:
         return _fail(ret, str(exc))

@@ -30,5 +30,7 @@ network-bridge-saltsphere-kubernetes-pod-routes:
   saltsphere_kubernetes.pod_routes:
     - name: {{ cluster.pod_subnet }}
     - node: {{ host.name }}
+    - expected: {{ cluster.nodes | json }}
+    - wait: {{ cluster.wait_seconds }}
     - require:
       - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge

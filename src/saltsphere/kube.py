@@ -166,6 +166,7 @@ def host_pillar(cluster, spec, kubernetes_pki, bundle) -> dict:
             "role": role,
             "first_master": first,
             "masters": [m.name for m in masters],
+            "nodes": [h.name for h in cluster.hosts.values() if MASTER in h.roles or NODE in h.roles],
             "endpoint": endpoint(cluster),
             "api_servers": [f"https://{m.ip}:{cluster.config.values['kube_apiserver_port']}" for m in masters],
             "load_balancer": load_balancer(cluster),

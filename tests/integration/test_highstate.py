@@ -1,0 +1,86 @@
+"""The declarative mode: `salt-ssh '*' state.apply` on every host at once builds the same cluster.
+
+A worker that loses power in the middle fails the run clearly; after it is
+started again, one more run converges and the next changes nothing.
+"""
+
+import concurrent.futures
+import json
+import time
+
+import pytest
+
+from saltsphere import cli
+
+pytestmark = pytest.mark.sandbox
+
+APPLY_TIMEOUT = 1500
+# Hosts wait this long for a neighbour, so the run with a dead worker ends soon.
+WAIT_SECONDS = 60
+
+
+def failures(data):
+    """{host: [comments of failed states]} of a salt-ssh state.apply return."""
+    found = {}
+    for host, states in data.items():
+        if not isinstance(states, dict):
+            found[host] = [str(states)]
+            continue
+        if "retcode" in states and not any(isinstance(v, dict) and "__run_num__" in v for v in states.values()):
+            found[host] = [json.dumps(states)[-500:]]
+            continue
+        bad = [s.get("comment", "") for s in states.values() if isinstance(s, dict) and s.get("result") is False]
+        if bad:
+            found[host] = bad
+    return found
+
+
+def changed(data):
+    return sorted((host, sid) for host, states in data.items() if isinstance(states, dict)
+                  for sid, s in states.items() if isinstance(s, dict) and s.get("changes"))
+
+
+@pytest.fixture(scope="module")
+def hosts(sandbox_hosts):
+    vars_yml = sandbox_hosts.cluster_dir / "vars.yml"
+    vars_yml.write_text(vars_yml.read_text() + f"\nkube_wait_seconds: {WAIT_SECONDS}\n")
+    return sandbox_hosts
+
+
+def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, capsys):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(hosts.salt_ssh, "*", "state.apply", timeout=APPLY_TIMEOUT)
+        # node2 loses power while the hosts install (packages, etcd, containerd).
+        time.sleep(20)
+        hosts.sandbox.stop("node2")
+        try:
+            code, data, err = running.result(timeout=APPLY_TIMEOUT)
+        finally:
+            hosts.sandbox.start("node2")
+    assert code != 0
+    failed = failures(data)
+    assert "node2" in failed, json.dumps(data)[-3000:]
+
+    started = time.monotonic()
+    code, data, err = hosts.salt_ssh("*", "state.apply", timeout=APPLY_TIMEOUT)
+    assert code == 0 and not failures(data), json.dumps(failures(data))[-4000:] + err[-2000:]
+    print(f"converging run after the restart: {time.monotonic() - started:.1f} s")
+
+    assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["kubernetes"]
+    assert report["nodes"] == {"master": "Ready", "node1": "Ready", "node2": "Ready"}
+
+
+def test_every_node_routes_to_every_other_nodes_pods(hosts):
+    for host in hosts.hosts:
+        # The sandbox's vars.yml keeps the default pod range, 10.233.64.0/18.
+        code, out, err = hosts.ssh(host, "ip route show | grep -c '^10\\.233\\..* via '")
+        assert out.strip() == "2", f"{host}: {out} {err}"
+
+
+def test_a_further_run_changes_nothing(hosts):
+    started = time.monotonic()
+    code, data, err = hosts.salt_ssh("*", "state.apply", timeout=APPLY_TIMEOUT)
+    assert code == 0, err[-2000:]
+    assert changed(data) == []
+    print(f"no-op highstate on 3 hosts: {time.monotonic() - started:.1f} s")

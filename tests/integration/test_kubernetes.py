@@ -1,0 +1,124 @@
+"""A real Kubernetes cluster from the bundle on a 3-host sandbox: the whole orchestration, then the cluster at work."""
+
+import json
+import time
+
+import pytest
+
+from saltsphere import cli
+from test_orchestration_ha import changed_states, orchestrate
+
+pytestmark = pytest.mark.sandbox
+
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+TEST_IMAGE = "saltsphere.local/busybox:1.35.0"
+NODEPORT = 30080
+WEB = f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      topologySpreadConstraints:
+      - {{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+          labelSelector: {{matchLabels: {{app: web}}}}}}
+      containers:
+      - name: web
+        image: {TEST_IMAGE}
+        imagePullPolicy: Never
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080, nodePort: {NODEPORT}}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(sandbox_hosts):
+    started = time.monotonic()
+    code, data, err = orchestrate(sandbox_hosts, "kubesphere", timeout=1500)
+    assert code == 0, f"the orchestration failed: {json.dumps(data)[-4000:]} {err[-2000:]}"
+    print(f"whole orchestration on 3 hosts: {time.monotonic() - started:.1f} s")
+    return sandbox_hosts
+
+
+def kubectl(hosts, args, timeout=60):
+    code, out, err = hosts.ssh("master", f"{KUBECTL} {args}", timeout=timeout)
+    assert code == 0, f"kubectl {args}: {out} {err}"
+    return out
+
+
+def test_status_reports_every_node_ready(cluster, capsys):
+    assert cli.main(["status", "-i", str(cluster.hosts_ini), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["kubernetes"]
+    assert report["version"] == "v1.20.2"
+    assert report["nodes"] == {"master": "Ready", "node1": "Ready", "node2": "Ready"}
+    kubeconfig = cluster.cluster_dir / ".saltsphere" / "admin.conf"
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+
+
+def test_control_plane_pods_run_on_the_master(cluster):
+    pods = json.loads(kubectl(cluster, "-n kube-system get pods -o json"))["items"]
+    running = {(p["metadata"]["labels"].get("component"), p["spec"]["nodeName"])
+               for p in pods if p["status"].get("phase") == "Running"}
+    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert (component, "master") in running, running
+
+
+def test_api_server_uses_the_external_etcd_over_tls(cluster):
+    manifest = kubectl(cluster, "-n kube-system get pod kube-apiserver-master -o json")
+    command = json.loads(manifest)["spec"]["containers"][0]["command"]
+    assert f"--etcd-servers=https://{cluster.hosts['master']}:2379" in command
+    assert "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt" in command
+
+
+@pytest.fixture(scope="module")
+def web(cluster):
+    code, out, err = cluster.ssh("master", f"cat > /tmp/web.yaml <<'EOF'\n{WEB}\nEOF\n{KUBECTL} apply -f /tmp/web.yaml")
+    assert code == 0, out + err
+    kubectl(cluster, "rollout status deployment/web --timeout=180s", timeout=200)
+    pods = json.loads(kubectl(cluster, "get pods -l app=web -o json"))["items"]
+    return {p["spec"]["nodeName"]: (p["metadata"]["name"], p["status"]["podIP"]) for p in pods}
+
+
+def test_pods_land_on_every_worker(web):
+    assert sorted(web) == ["node1", "node2"]
+
+
+def test_pods_reach_each_other_by_pod_ip_across_nodes(cluster, web):
+    for source_node, (pod, _) in web.items():
+        for target_node, (target, ip) in web.items():
+            out = kubectl(cluster, f"exec {pod} -- wget -O- -T 5 http://{ip}:8080/")
+            assert out.strip() == target, f"{source_node} -> {target_node}: {out}"
+
+
+def test_nodeport_answers_on_every_node(cluster, web):
+    names = {name for name, _ in web.values()}
+    for host in cluster.hosts:
+        code, out, err = cluster.ssh(host, f"curl -s --max-time 5 http://{cluster.hosts[host]}:{NODEPORT}/")
+        assert code == 0 and out.strip() in names, f"{host}: {out} {err}"
+
+
+def test_second_run_changes_nothing(cluster):
+    code, data, err = orchestrate(cluster, "kubesphere", timeout=1500)
+    assert code == 0, err[-2000:]
+    assert changed_states(data) == []
+
+
+def test_secrets_stay_out_of_output_and_world_readable_files(cluster):
+    token = (cluster.cluster_dir / ".saltsphere" / "pki" / "kubernetes" / "bootstrap-token").read_text().strip()
+    code, data, err = cluster.salt_ssh("*", "state.apply", "kubernetes", timeout=900)
+    assert code == 0, err[-2000:]
+    assert token not in json.dumps(data) and token.split(".")[1] not in err
+    for host in cluster.hosts:
+        code, out, err = cluster.ssh(host, "stat -c %a /etc/kubernetes/saltsphere/kubeadm.yaml")
+        assert out.strip() == "600", f"{host}: {out} {err}"
