@@ -244,3 +244,25 @@ def pod_routes(name, node, expected=(), wait=300):
     ret["changes"] = changes
     ret["comment"] = f"{len(changes)} pod route(s) changed"
     return ret
+
+
+def node_ready(name, wait=300):
+    """
+    Pass once the node ``name`` reports Ready (its network is up), waiting up to ``wait`` seconds; changes nothing.
+    """
+    ret = _ret(name)
+    deadline = time.monotonic() + float(wait)
+    problem = ""
+    while True:
+        try:
+            info = __salt__["saltsphere_kubernetes.nodes"]().get(name)
+            if info and info["ready"]:
+                ret["comment"] = f"node {name} is Ready"
+                return ret
+            problem = "not registered" if info is None else "NotReady"
+        except CommandExecutionError as exc:
+            problem = str(exc)
+        if time.monotonic() >= deadline:
+            return _fail(ret, f"node {name} is still {problem} after {wait} s; see `journalctl -u kubelet` on it "
+                              "(a missing CNI configuration or plugin keeps a node NotReady)")
+        time.sleep(2)

@@ -34,3 +34,10 @@ network-bridge-saltsphere-kubernetes-pod-routes:
     - wait: {{ cluster.wait_seconds }}
     - require:
       - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge
+
+network-bridge-saltsphere-kubernetes-node-ready:
+  saltsphere_kubernetes.node_ready:
+    - name: {{ host.name }}
+    - wait: {{ cluster.wait_seconds }}
+    - require:
+      - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge

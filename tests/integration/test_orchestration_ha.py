@@ -1,4 +1,4 @@
-"""The whole orchestration so far (preflight, OS baseline, a 3-member TLS etcd cluster, containerd) on an ha sandbox."""
+"""The whole orchestration on an ha sandbox: 3 masters (also the TLS etcd cluster) behind a local load balancer, 2 nodes."""
 
 import concurrent.futures
 import json
@@ -27,7 +27,7 @@ def changed_states(data):
     return found
 
 
-def orchestrate(hosts, sls, timeout=900):
+def orchestrate(hosts, sls, timeout=1800):
     return hosts.salt_run("state.orchestrate", sls, timeout=timeout)
 
 
@@ -72,6 +72,43 @@ def test_status_reports_etcd_from_the_taskbox(installed, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["etcd"]["healthy"] is True
     assert report["etcd"]["members"] == 3
+
+
+def test_every_node_is_ready_and_every_master_runs_the_control_plane(installed, capsys):
+    assert cli.main(["status", "-i", str(installed.hosts_ini), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["kubernetes"]
+    assert report["nodes"] == {name: "Ready" for name in installed.hosts}
+    assert report["api"] == {"master1": None, "master2": None, "master3": None}
+    code, out, err = installed.ssh("master1", "kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system "
+                                   "get pods -o jsonpath='{range .items[*]}{.metadata.name} {.status.phase}{\"\\n\"}{end}'")
+    assert code == 0, err
+    running = {line.split()[0] for line in out.splitlines() if line.endswith(" Running")}
+    for master in ("master1", "master2", "master3"):
+        for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+            assert f"{component}-{master}" in running, out
+
+
+def _nodes_through_local_balancer(hosts, host):
+    return hosts.ssh(host, "kubectl --kubeconfig /etc/kubernetes/kubelet.conf --request-timeout=10s get nodes -o name")
+
+
+def test_the_api_keeps_answering_with_one_master_stopped(installed):
+    installed.sandbox.stop("master3")
+    try:
+        for attempt in range(5):  # several calls: the balancer must steer each one to a live master
+            for host in ("node1", "node2", "master1"):
+                code, out, err = _nodes_through_local_balancer(installed, host)
+                assert code == 0 and out.count("node/") == 5, f"{host}, call {attempt}: {out} {err}"
+    finally:
+        installed.sandbox.start("master3")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        code, out, err = installed.ssh("master1", "kubectl --kubeconfig /etc/kubernetes/admin.conf get node master3 "
+                                       "-o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'")
+        if out.strip() == "True":
+            break
+        time.sleep(5)
+    assert out.strip() == "True", f"master3 did not come back Ready: {out} {err}"
 
 
 def test_second_run_changes_nothing(installed):
