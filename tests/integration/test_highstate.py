@@ -66,6 +66,7 @@ def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, caps
     assert code == 0 and not failures(data), json.dumps(failures(data))[-4000:] + err[-2000:]
     print(f"converging run after the restart: {time.monotonic() - started:.1f} s")
 
+    capsys.readouterr()  # the sandbox's own messages
     assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)["kubernetes"]
     assert report["nodes"] == {"master": "Ready", "node1": "Ready", "node2": "Ready"}

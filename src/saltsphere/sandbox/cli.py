@@ -31,6 +31,9 @@ def register(subparsers):
         ("reset", cmd_reset, "kill one host, wipe its disk and boot it fresh"),
     ):
         _add(commands, action, func, text).add_argument("host")
+    outbound = _add(commands, "outbound", cmd_outbound,
+                    "open or cut the hosts' way out of the sandbox (the taskbox always reaches them)")
+    outbound.add_argument("state", choices=("on", "off"))
     return parser
 
 
@@ -82,4 +85,9 @@ def cmd_start(args):
 
 def cmd_reset(args):
     Sandbox(args.name).reset(args.host)
+    return 0
+
+
+def cmd_outbound(args):
+    Sandbox(args.name).set_outbound(args.state == "on")
     return 0

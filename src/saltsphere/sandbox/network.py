@@ -107,6 +107,27 @@ def _create(sandbox):
         run(cmd, step=step)
 
 
+def _outbound_rule(sandbox):
+    # REJECT rather than DROP: a host trying to reach out learns it at once.
+    return ["FORWARD", "-s", sandbox.subnet, "-o", TAP, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"]
+
+
+def set_outbound(sandbox, enabled: bool):
+    """Let the hosts reach beyond the sandbox (the mirror) or not; the taskbox always reaches them."""
+    in_ns = ["nsenter", f"--net={netns_path(sandbox.name)}", "--", "iptables"]
+    rule = _outbound_rule(sandbox)
+    present = run([*in_ns, "-C", *rule], step="network: check outbound", check=False).returncode == 0
+    if enabled and present:
+        run([*in_ns, "-D", *rule], step=f"sandbox {sandbox.name}: allow outbound")
+    elif not enabled and not present:
+        run([*in_ns, "-I", *rule], step=f"sandbox {sandbox.name}: cut outbound")
+
+
+def outbound(sandbox) -> bool:
+    in_ns = ["nsenter", f"--net={netns_path(sandbox.name)}", "--", "iptables"]
+    return run([*in_ns, "-C", *_outbound_rule(sandbox)], step="network: check outbound", check=False).returncode != 0
+
+
 def _start_slirp(sandbox, layout):
     step = f"sandbox {sandbox.name}: outbound network (slirp4netns)"
     dirs = cgroup_dirs(sandbox)

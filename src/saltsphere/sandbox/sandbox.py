@@ -110,6 +110,15 @@ class Sandbox:
             self._boot(sandbox, host)
         self.log(f"{name} reset")
 
+    def set_outbound(self, enabled: bool):
+        """Open or cut the hosts' way out (to the mirror); an offline install proves the bundle is enough."""
+        with _lock():
+            network.set_outbound(self.layout.load(), enabled)
+        self.log(f"sandbox {self.name}: outbound {'open' if enabled else 'cut'}")
+
+    def outbound(self) -> bool:
+        return network.outbound(self.layout.load())
+
     def status(self):
         """[{name, ip, state, user, groups}] for every host."""
         sandbox = self.layout.load()

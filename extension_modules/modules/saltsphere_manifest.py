@@ -1,0 +1,71 @@
+"""
+Kubernetes objects from a manifest file on a control-plane host, applied with kubectl.
+
+``kubectl diff`` decides whether anything would change, so applying the same
+manifest twice reports no change; the objects that differ are named, never
+their content (a manifest may hold Secrets).
+"""
+
+import subprocess
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "saltsphere_manifest"
+
+KUBECTL = "/usr/local/bin/kubectl"
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+TIMEOUT = 120
+
+
+def __virtual__():
+    return __virtualname__
+
+
+def _kubectl(args, kubeconfig, timeout=TIMEOUT):
+    argv = [KUBECTL, f"--kubeconfig={kubeconfig}", *args]
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise CommandExecutionError(f"{KUBECTL} is missing; apply the kubernetes states on this host first")
+    except subprocess.TimeoutExpired:
+        raise CommandExecutionError(f"kubectl {args[0]} did not finish within {timeout} s; is the API answering?")
+
+
+def differing(path, kubeconfig=ADMIN_CONF):
+    """
+    The objects of the manifest at ``path`` that are missing or differ in the cluster: ``["Kind/namespace/name"]``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_manifest.differing /etc/kubernetes/saltsphere/storage.yaml
+    """
+    proc = _kubectl(["diff", "-f", path], kubeconfig)
+    if proc.returncode == 0:
+        return []
+    if proc.returncode != 1:
+        raise CommandExecutionError(f"kubectl diff -f {path} failed: {proc.stderr.strip()[-1500:]}")
+    names = []
+    for line in proc.stdout.splitlines():
+        # Each differing object starts with "diff -u -N <tmp>/LIVE-<n>/<group>.<version>.<Kind>.<ns>.<name> ..."
+        if line.startswith("diff "):
+            parts = line.split()
+            names.append(parts[-1].rsplit("/", 1)[-1])
+    return names or ["(objects)"]
+
+
+def apply(path, kubeconfig=ADMIN_CONF):
+    """
+    ``kubectl apply -f path``; returns kubectl's summary lines (one per object).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_manifest.apply /etc/kubernetes/saltsphere/storage.yaml
+    """
+    proc = _kubectl(["apply", "-f", path], kubeconfig)
+    if proc.returncode != 0:
+        raise CommandExecutionError(f"kubectl apply -f {path} failed: {proc.stderr.strip()[-1500:]}")
+    return proc.stdout.strip().splitlines()
