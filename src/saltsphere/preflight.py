@@ -8,6 +8,7 @@ warning means something to look at that does not block it.
 """
 
 import functools
+import os
 import re
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +21,10 @@ from saltsphere import paths, validate
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 CHECKS = (
     "ssh", "os", "arch", "cpu", "memory", "disk", "swap", "commands", "modules", "sysctl", "ports",
-    "hostname", "ip", "mac", "uuid", "clock", "reach",
+    "hostname", "ip", "mac", "uuid", "clock", "reach", "bundle",
 )
+# The row of checks made on the taskbox itself.
+TASKBOX = "taskbox"
 CELLS = {OK: "ok", WARN: "warn", FAIL: "FAIL", SKIP: "-"}
 GB = 1000 ** 3
 DISK_PATH = "/var/lib"
@@ -535,8 +538,51 @@ def evaluate(cluster, answers, params=None) -> "Report":
         rows[host, "clock"] = row
     for host, answer in answered.items():
         rows[host, "reach"] = check_reach(host, answer, answered, cluster)
-    ordered = [rows[host, check] for host in cluster.hosts for check in CHECKS if (host, check) in rows]
-    return Report(list(cluster.hosts), ordered)
+    rows[TASKBOX, "bundle"] = check_bundle(cluster)
+    names = [TASKBOX, *cluster.hosts]
+    ordered = [rows[host, check] for host in names for check in CHECKS if (host, check) in rows]
+    return Report(names, ordered)
+
+
+def check_bundle(cluster) -> Row:
+    """The bundle on the taskbox holds what this cluster's hosts will ask for."""
+    from saltsphere.artifacts import manifest as mf
+    from saltsphere.artifacts.errors import ArtifactError
+
+    config = cluster.config
+    directory = config["artifact_bundle"]
+    fix = (f"build it with `saltsphere artifact build --from-debian-source --out {directory}` or fetch one with "
+           f"`saltsphere artifact fetch --kube-version {config['kube_version']} --out {directory}`")
+    try:
+        manifest = mf.read_manifest(directory)
+    except ArtifactError as exc:
+        return Row(TASKBOX, "bundle", FAIL, str(exc), fix)
+    if manifest.kube_version != config["kube_version"]:
+        return Row(TASKBOX, "bundle", FAIL,
+                   f"{directory} holds Kubernetes {manifest.kube_version}, vars.yml asks for {config['kube_version']}",
+                   f"set kube_version: {manifest.kube_version} in vars.yml, or {fix}")
+    paths = {entry.path for entry in manifest.files}
+    refs = {entry.ref for entry in manifest.files if entry.kind == "image"}
+    missing = [f"bin/{name}" for name in ("kubeadm", "kubelet", "kubectl") if f"bin/{name}" not in paths]
+    repository, version = config["kube_image_repository"], config["kube_version"]
+    wanted = [f"{repository}/{name}:{version}" for name in
+              ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")]
+    wanted.append(config["containerd_sandbox_image"])
+    missing += [ref for ref in wanted if ref not in refs]
+    if config["kube_network_plugin"] == "calico" and not any("calico/node:" in ref for ref in refs):
+        missing.append("the calico images (calico/node, calico/cni, calico/kube-controllers)")
+    if missing:
+        return Row(TASKBOX, "bundle", FAIL, f"{directory} lacks {', '.join(missing)}",
+                   "fetch a bundle that has them" + (", or set kube_network_plugin: bridge in vars.yml"
+                                                     if config["kube_network_plugin"] == "calico" else f"; {fix}"))
+    resized = [entry.path for entry in manifest.files
+               if not os.path.isfile(os.path.join(directory, entry.path))
+               or os.path.getsize(os.path.join(directory, entry.path)) != entry.size]
+    if resized:
+        return Row(TASKBOX, "bundle", FAIL, f"{len(resized)} file(s) of {directory} are missing or truncated "
+                   f"({', '.join(resized[:3])}{', ...' if len(resized) > 3 else ''})",
+                   f"check it with `saltsphere artifact verify {directory}`; {fix}")
+    return Row(TASKBOX, "bundle", OK, f"Kubernetes {manifest.kube_version}, {len(manifest.files)} files")
 
 
 @dataclass
@@ -561,11 +607,12 @@ class Report:
 
     def summary(self) -> str:
         warned = f" ({len(self.warnings)} warnings)" if self.warnings else ""
+        count = len([host for host in self.hosts if host != TASKBOX])
         if self.passed:
-            return f"preflight passed on {len(self.hosts)} hosts{warned}"
+            return f"preflight passed on {count} hosts{warned}"
         hosts = sorted({row.host for row in self.failures}, key=self.hosts.index)
         return (f"preflight failed: {len(self.failures)} checks failed on {', '.join(hosts)} "
-                f"({len(self.hosts)} hosts){warned}")
+                f"({count} hosts){warned}")
 
     def table(self) -> str:
         """One line per host, one column per check; then each failure and warning with its fix."""

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from saltsphere.artifacts import manifest as mf
 from saltsphere import cluster, preflight
 from saltsphere.preflight import FAIL, OK, SKIP, WARN, Answer
 
@@ -122,11 +123,73 @@ def test_reach_tells_open_refused_and_skips_itself_and_ports_for_other_roles():
 # --- the taskbox's judgement ---------------------------------------------------
 
 
+KUBE_IMAGES = tuple(f"k8s.gcr.io/{name}:v1.20.2" for name in
+                    ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")) + ("k8s.gcr.io/pause:3.2",)
+
+
+def make_bundle(directory, refs=KUBE_IMAGES, binaries=("kubeadm", "kubelet", "kubectl"), kube_version="v1.20.2"):
+    entries = []
+    for name in binaries:
+        (directory / "bin").mkdir(parents=True, exist_ok=True)
+        (directory / "bin" / name).write_text(name)
+        entries.append(mf.entry_for(directory, f"bin/{name}", name=name, version=kube_version, arch="amd64",
+                                    kind="binary"))
+    for index, ref in enumerate(refs):
+        (directory / "images").mkdir(parents=True, exist_ok=True)
+        (directory / "images" / f"{index}.tar").write_text(ref)
+        entries.append(mf.entry_for(directory, f"images/{index}.tar", name=str(index), version="1", arch="amd64",
+                                    kind="image", ref=ref))
+    mf.write_manifest(directory, entries, kube_version=kube_version, arch="amd64", distributions=["debian-12"])
+    return directory
+
+
 @pytest.fixture
-def loaded(write_cluster):
-    """The seed's three-host cluster with thresholds lowered as the sandbox's are."""
-    vars_yml = SEED_VARS_YML + "preflight_min_cpu_cores: 2\npreflight_min_memory_gb: 4\npreflight_min_disk_gb: 20\n"
+def loaded(write_cluster, tmp_path):
+    """The seed's three-host cluster with thresholds lowered as the sandbox's are, and a complete bundle."""
+    bundle = make_bundle(tmp_path / "bundle")
+    vars_yml = SEED_VARS_YML + "preflight_min_cpu_cores: 2\npreflight_min_memory_gb: 4\npreflight_min_disk_gb: 20\n" \
+        f"kube_network_plugin: bridge\nartifact_bundle: {bundle}\n"
     return cluster.load(write_cluster(SEED_HOSTS_INI, vars_yml))
+
+
+def _bundle_row(write_cluster, tmp_path, extra):
+    loaded = cluster.load(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + extra))
+    return preflight.check_bundle(loaded)
+
+
+def test_a_complete_bundle_passes(write_cluster, tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    row = _bundle_row(write_cluster, tmp_path, f"kube_network_plugin: bridge\nartifact_bundle: {bundle}\n")
+    assert row.status == preflight.OK and row.host == preflight.TASKBOX
+
+
+@pytest.mark.parametrize("make,extra,detail", [
+    (lambda d: d, "", "no manifest"),
+    (lambda d: make_bundle(d, kube_version="v1.21.0"), "", "holds Kubernetes v1.21.0, vars.yml asks for v1.20.2"),
+    (lambda d: make_bundle(d, binaries=("kubeadm", "kubectl")), "", "lacks bin/kubelet"),
+    (lambda d: make_bundle(d, refs=KUBE_IMAGES[1:]), "", "lacks k8s.gcr.io/kube-apiserver:v1.20.2"),
+])
+def test_a_bundle_that_cannot_serve_the_install_fails_with_the_fix(write_cluster, tmp_path, make, extra, detail):
+    directory = tmp_path / "b"
+    directory.mkdir()
+    make(directory)
+    row = _bundle_row(write_cluster, tmp_path, f"kube_network_plugin: bridge\nartifact_bundle: {directory}\n")
+    assert row.status == preflight.FAIL and detail in row.detail, row
+    assert "saltsphere artifact" in row.fix or "kube_version" in row.fix
+
+
+def test_calico_without_its_images_is_caught_before_any_host_is_touched(write_cluster, tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    row = _bundle_row(write_cluster, tmp_path, f"artifact_bundle: {bundle}\n")  # calico: the default
+    assert row.status == preflight.FAIL and "calico images" in row.detail
+    assert "kube_network_plugin: bridge" in row.fix
+
+
+def test_a_truncated_bundle_file_is_named(write_cluster, tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    (bundle / "bin" / "kubelet").write_text("k")
+    row = _bundle_row(write_cluster, tmp_path, f"kube_network_plugin: bridge\nartifact_bundle: {bundle}\n")
+    assert row.status == preflight.FAIL and "bin/kubelet" in row.detail and "artifact verify" in row.fix
 
 
 def good_facts(name, ip, index):
@@ -326,7 +389,8 @@ def test_a_host_that_did_not_answer_is_one_failed_row_and_not_blamed_elsewhere(l
     assert row(report, "node1", "reach").status == OK
     lines = report.table().splitlines()
     assert lines[0].split() == ["HOST", *preflight.CHECKS]
-    assert lines[3].split() == ["node2", "FAIL"] + ["-"] * (len(preflight.CHECKS) - 1)
+    assert lines[1].split() == ["taskbox"] + ["-"] * (len(preflight.CHECKS) - 1) + ["ok"]
+    assert lines[4].split() == ["node2", "FAIL"] + ["-"] * (len(preflight.CHECKS) - 1)
 
 
 @pytest.mark.parametrize("data, words", [
