@@ -17,7 +17,7 @@ import logging
 import salt.roster
 
 try:
-    from saltsphere import cluster, kube, pki
+    from saltsphere import cluster, kube, pki, storage
 
     HAS_SALTSPHERE = True
 except ImportError:
@@ -50,4 +50,5 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
         kubernetes_pki = data["saltsphere"].get("kubernetes_pki")
         if kubernetes_pki:
             data["saltsphere"].update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
+        data["saltsphere"].update(storage.host_pillar(loaded, spec))
     return data

@@ -1,0 +1,14 @@
+{#- The mount tools of the enabled classes (NFS, Ceph RBD, GlusterFS clients),
+    from the bundle's repository like every other package. #}
+{%- from 'storage/map.jinja' import storage with context %}
+
+{%- if storage.client_packages %}
+storage-clients-pkg-installed:
+  pkg.installed:
+    - pkgs: {{ storage.client_packages | json }}
+{%- else %}
+{#- A run with no state at all counts as failed: say why nothing is needed. #}
+storage-clients-test-succeed-without-changes:
+  test.succeed_without_changes:
+    - name: no enabled storage class needs client packages on this host
+{%- endif %}
