@@ -13,3 +13,4 @@ base:
     - containerd
     - kubernetes
     - network
+    - storage

@@ -8,3 +8,4 @@ include:
   - kubesphere.containerd
   - kubesphere.kubernetes
   - kubesphere.network
+  - kubesphere.storage

@@ -30,9 +30,9 @@ def test_secrets_reach_control_plane_only(loaders):
 
 
 EXPECTED_TOP = {
-    "master": ["os", "etcd", "containerd", "kubernetes", "network"],
-    "node1": ["os", "containerd", "kubernetes", "network"],
-    "node2": ["os", "containerd", "kubernetes", "network"],
+    "master": ["os", "etcd", "containerd", "kubernetes", "network", "storage"],
+    "node1": ["os", "containerd", "kubernetes", "network", "storage"],
+    "node2": ["os", "containerd", "kubernetes", "network", "storage"],
 }
 
 
