@@ -1,7 +1,6 @@
 {%- from 'os/map.jinja' import os with context %}
-{%- set bundle = salt['pillar.get']('saltsphere:bundle', {}) %}
-{%- set repo = 'debs/' ~ (grains['os'] | lower) ~ '-' ~ grains['osmajorrelease'] %}
-{%- set offline = os.get('bundle_source_file') and (repo ~ '/Packages') in bundle.get('files', {}) %}
+{%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, from_bundle, pkg_refresh with context %}
+{%- set offline = os.get('bundle_source_file') and from_bundle %}
 
 {%- if offline %}
 {#- The packages come from the bundle, through the taskbox: hosts need no
@@ -27,6 +26,7 @@ os-packages-cmd-run-refresh-bundle-source:
 os-packages-pkg-installed:
   pkg.installed:
     - pkgs: {{ os.pkgs | json }}
+    - refresh: {{ pkg_refresh | json }}
 {%- if offline %}
     - require:
       - cmd: os-packages-cmd-run-refresh-bundle-source

@@ -30,6 +30,8 @@ DEFAULT_PACKAGES = (
     "etcd-server", "etcd-client", "containerd", "runc", "containernetworking-plugins", "haproxy", "nfs-common",
     # The OS states load modules and set sysctls with these; a minbase host has neither.
     "kmod", "procps",
+    # Mount tools of the storage classes that need them on every host (NFS is above).
+    "ceph-common", "glusterfs-client",
     # salt-ssh runs its thin minion with the host's python3, which a minbase host lacks.
     "python3",
 )
