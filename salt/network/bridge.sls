@@ -1,10 +1,7 @@
 {#- Pods on the standard CNI bridge with host-local addresses from the node's
     pod range, and a route to every other node's range via that node: no
     daemon, and every node must share one L2 segment. #}
-{%- set cluster = salt['pillar.get']('saltsphere:kubernetes', {}) %}
-{%- set host = salt['pillar.get']('saltsphere:host', {}) %}
-{%- set lookup = salt['pillar.get']('saltsphere:lookup:network', {}) %}
-{%- set conf = lookup.get('bridge_conf', '/etc/cni/net.d/10-saltsphere-bridge.conflist') %}
+{%- from 'network/map.jinja' import network, cluster, host with context %}
 {%- set rule = '-s ' ~ cluster.pod_subnet ~ ' ! -d ' ~ cluster.pod_subnet ~ ' -m comment --comment saltsphere-pod-egress -j MASQUERADE' %}
 
 include:
@@ -12,9 +9,9 @@ include:
 
 network-bridge-saltsphere-kubernetes-cni-bridge:
   saltsphere_kubernetes.cni_bridge:
-    - name: {{ conf }}
+    - name: {{ network.bridge_conf }}
     - node: {{ host.name }}
-    - bridge: {{ lookup.get('bridge', 'cni0') }}
+    - bridge: {{ network.bridge }}
     - wait: {{ cluster.wait_seconds }}
     - require:
       - sls: kubernetes

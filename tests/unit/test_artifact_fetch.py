@@ -13,6 +13,7 @@ import io
 import json
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import urllib.response
 from pathlib import Path
@@ -27,6 +28,14 @@ from saltsphere.artifacts.errors import ArtifactError
 REPO = Path(__file__).resolve().parents[2]
 REALM = "https://registry.k8s.io/token"
 TOKEN = "anonymous-token"
+DOCKER_HUB = "registry-1.docker.io"
+DOCKER_REALM = "https://auth.docker.io/token"
+# Each registry's token service: its realm and service name, and the token it hands out for a scope.
+# Docker Hub's tokens hold one repository only, as the real ones do.
+TOKEN_SERVICES = {
+    "registry.k8s.io": (REALM, "registry.k8s.io", lambda scope: TOKEN),
+    DOCKER_HUB: (DOCKER_REALM, "registry.docker.io", lambda scope: f"hub-token-for-{scope}"),
+}
 
 
 def sha(data: bytes) -> str:
@@ -133,24 +142,29 @@ def image_parts(source, tag, arch):
     return manifest, config, layer
 
 
-def protected(body, headers, scope):
+def token_url(registry, scope):
+    realm, service, _ = TOKEN_SERVICES[registry]
+    return f"{realm}?service={service}&scope={scope.replace(':', '%3A').replace('/', '%2F')}"
+
+
+def protected(body, headers, scope, registry="registry.k8s.io"):
     """A registry route that answers 401 with a Bearer challenge until the anonymous token comes along."""
+    realm, service, token = TOKEN_SERVICES[registry]
 
     def handler(request):
-        if request.get_header("Authorization") != f"Bearer {TOKEN}":
-            challenge = f'Bearer realm="{REALM}",service="registry.k8s.io",scope="{scope}"'
+        if request.get_header("Authorization") != f"Bearer {token(scope)}":
+            challenge = f'Bearer realm="{realm}",service="{service}",scope="{scope}"'
             raise http_error(request.full_url, 401, "Unauthorized", {"WWW-Authenticate": challenge})
         return Response(body, headers)
 
     return handler
 
 
-def serve_image(web, source, tag, arches=("amd64", "arm64")) -> dict:
-    """Serve ``registry.k8s.io/source:tag`` as an index over ``arches``; the parts of each, by arch."""
-    base = f"https://registry.k8s.io/v2/{source}"
+def serve_image(web, source, tag, arches=("amd64", "arm64"), registry="registry.k8s.io") -> dict:
+    """Serve ``registry/source:tag`` as an index over ``arches``; the parts of each, by arch."""
+    base = f"https://{registry}/v2/{source}"
     scope = f"repository:{source}:pull"
-    web.serve(f"{REALM}?service=registry.k8s.io&scope={scope.replace(':', '%3A').replace('/', '%2F')}",
-              json.dumps({"token": TOKEN}).encode())
+    web.serve(token_url(registry, scope), json.dumps({"token": TOKEN_SERVICES[registry][2](scope)}).encode())
     parts, entries = {}, []
     for arch in arches:
         manifest, config, layer = image_parts(source, tag, arch)
@@ -158,12 +172,12 @@ def serve_image(web, source, tag, arches=("amd64", "arm64")) -> dict:
         entries.append({"mediaType": fe.OCI_MANIFEST, "digest": f"sha256:{sha(manifest)}", "size": len(manifest),
                         "platform": {"architecture": arch, "os": "linux"}})
         web.handle(f"{base}/manifests/sha256:{sha(manifest)}",
-                   protected(manifest, {"Content-Type": fe.OCI_MANIFEST}, scope))
+                   protected(manifest, {"Content-Type": fe.OCI_MANIFEST}, scope, registry))
         for blob in (config, layer):
-            web.handle(f"{base}/blobs/sha256:{sha(blob)}", protected(blob, {}, scope))
+            web.handle(f"{base}/blobs/sha256:{sha(blob)}", protected(blob, {}, scope, registry))
     index = json.dumps({"schemaVersion": 2, "mediaType": fe.OCI_INDEX, "manifests": entries}).encode()
     web.handle(f"{base}/manifests/{tag}", protected(
-        index, {"Content-Type": fe.OCI_INDEX, "Docker-Content-Digest": f"sha256:{sha(index)}"}, scope))
+        index, {"Content-Type": fe.OCI_INDEX, "Docker-Content-Digest": f"sha256:{sha(index)}"}, scope, registry))
     return parts
 
 
@@ -178,7 +192,7 @@ def release_web(bundle: fe.Plan) -> FakeWeb:
         web.serve(item.url, body)
         web.serve(item.checksum_url, checksum_file(item, body))
     for image in bundle.images:
-        serve_image(web, image.source, image.tag)
+        serve_image(web, image.source, image.tag, registry=image.registry)
     return web
 
 
@@ -260,9 +274,30 @@ def test_urls_of_kubernetes_1_20_on_arm64():
     assert etcd.members == (("etcd-v3.4.13-linux-arm64/etcd", "bin/etcd"),
                             ("etcd-v3.4.13-linux-arm64/etcdctl", "bin/etcdctl"))
     # kubeadm 1.20 pulls from k8s.gcr.io and still names CoreDNS 'coredns:1.7.0'.
-    assert [(i.source, i.reference) for i in bundle.images] == [
+    assert [(i.source, i.reference) for i in bundle.images[:2]] == [
         ("pause", "k8s.gcr.io/pause:3.2"), ("coredns", "k8s.gcr.io/coredns:1.7.0")]
     assert bundle.release_images[0].reference == "k8s.gcr.io/kube-apiserver:v1.20.4"
+
+
+def test_kubernetes_1_20_bundles_calico_from_docker_hub():
+    bundle = fe.plan("v1.20.4", "amd64", fe.resolve_versions("v1.20.4"))
+    hub = "registry-1.docker.io"
+    assert [(i.name, i.source, i.tag, i.reference, i.registry) for i in bundle.images[2:]] == [
+        ("calico-cni", "calico/cni", "v3.17.6", "docker.io/calico/cni:v3.17.6", hub),
+        ("calico-node", "calico/node", "v3.17.6", "docker.io/calico/node:v3.17.6", hub),
+        ("calico-kube-controllers", "calico/kube-controllers", "v3.17.6",
+         "docker.io/calico/kube-controllers:v3.17.6", hub),
+        ("calico-pod2daemon-flexvol", "calico/pod2daemon-flexvol", "v3.17.6",
+         "docker.io/calico/pod2daemon-flexvol:v3.17.6", hub),
+    ]
+    assert {i.registry for i in bundle.images[:2]} == {"registry.k8s.io"}
+    assert {"images/calico-node.tar", "images/calico-cni.tar"} <= bundle.bundle_paths()
+    assert "kube_network_plugin: bridge" in bundle.images[2].hint
+
+
+@pytest.mark.parametrize("version", ["v1.21.0", "v1.28.4", "v1.33.1"])
+def test_a_minor_without_a_calico_release_bundles_none(version):
+    assert fe.calico_images(version) == ()
 
 
 @pytest.mark.parametrize("version, registry", [
@@ -481,9 +516,9 @@ def test_pull_gets_an_anonymous_token_picks_the_arch_and_writes_an_oci_archive(t
     dest = tmp_path / "images" / "pause.tar"
     fe.pull_image(fe.Registry(fe.Http(web)), PAUSE, arch, dest, log=lambda _: None)
 
-    token_url = f"{REALM}?service=registry.k8s.io&scope=repository%3Apause%3Apull"
-    assert web.urls.count(token_url) == 1
-    assert web.urls[:3] == ["https://registry.k8s.io/v2/pause/manifests/3.9", token_url,
+    token = token_url("registry.k8s.io", "repository:pause:pull")
+    assert web.urls.count(token) == 1
+    assert web.urls[:3] == ["https://registry.k8s.io/v2/pause/manifests/3.9", token,
                             "https://registry.k8s.io/v2/pause/manifests/3.9"]
     assert web.requests[0].get_header("Accept") == ", ".join(fe.INDEX_TYPES + fe.MANIFEST_TYPES)
     manifest_data, config, layer = parts[arch]
@@ -630,6 +665,8 @@ def test_fetch_writes_a_bundle_that_verifies_and_a_second_run_downloads_nothing(
     assert (out / "cni" / "bridge").stat().st_mode & 0o777 == 0o755
     assert sorted(written.files, key=lambda e: e.path) == loaded.files
     assert lines[0].startswith("Kubernetes v1.28.4 for linux/amd64 with pause 3.9, coredns v1.10.1, etcd 3.5.15")
+    assert lines[1] == ("no calico release is paired with Kubernetes v1.28.4: the bundle carries no calico images, "
+                        "so clusters installed from it need kube_network_plugin: bridge")
     for image in bundle.release_images:
         assert entries[image.path].ref == image.reference
         check_oci_archive(out / image.path, image.reference, "v1.28.4", "amd64")
@@ -641,6 +678,32 @@ def test_fetch_writes_a_bundle_that_verifies_and_a_second_run_downloads_nothing(
     again = fe.fetch(out, "v1.28.4", "amd64", cache_dir=cache, opener=no_network, log=lambda _: None)
     assert sorted(again.files, key=lambda e: e.path) == loaded.files
     assert mf.verify(out) == []
+
+
+def test_fetch_pulls_calico_from_docker_hub_with_a_token_per_repository(tmp_path):
+    bundle = fe.plan("v1.20.4", "amd64", fe.resolve_versions("v1.20.4"))
+    web = release_web(bundle)
+    out, cache = tmp_path / "bundle", tmp_path / "cache"
+    lines = []
+    fe.fetch(out, "v1.20.4", "amd64", cache_dir=cache, opener=web, log=lines.append)
+
+    assert lines[0].endswith(", calico v3.17.6")
+    assert mf.verify(out) == []
+    entries = {entry.path: entry for entry in mf.read_manifest(out).files}
+    for image in bundle.images[2:]:
+        assert entries[image.path].ref == image.reference and entries[image.path].version == "v3.17.6"
+        check_oci_archive(out / image.path, image.reference, "v3.17.6", "amd64")
+    for source in ("calico/cni", "calico/node", "calico/kube-controllers", "calico/pod2daemon-flexvol"):
+        assert web.urls.count(token_url(DOCKER_HUB, f"repository:{source}:pull")) == 1
+    for request in web.requests:
+        host = urllib.parse.urlsplit(request.full_url).hostname
+        token = (request.get_header("Authorization") or "").removeprefix("Bearer ")
+        if host == DOCKER_HUB:
+            assert token in ("", *(f"hub-token-for-repository:{i.source}:pull" for i in bundle.images[2:]))
+        else:
+            assert not token.startswith("hub-token"), f"a Docker Hub token went to {request.full_url}"
+
+    fe.fetch(out, "v1.20.4", "amd64", cache_dir=cache, opener=no_network, log=lambda _: None)
 
 
 def test_fetch_replaces_a_damaged_file_and_keeps_the_rest(tmp_path):

@@ -27,9 +27,10 @@ def register(subparsers):
 
     download = commands.add_parser(
         "fetch", help="download the bundle from the official releases (needs internet)",
-        description="Download Kubernetes, etcd, containerd, runc, crictl, the CNI plugins and the images kubeadm "
-                    "needs from their official releases, check each against its published sha256, and write the "
-                    "bundle's manifest. Files already in place with the right sha256 are not downloaded again.",
+        description="Download Kubernetes, etcd, containerd, runc, crictl, the CNI plugins, the images kubeadm "
+                    "needs and those of the calico release paired with the Kubernetes minor from their official "
+                    "releases, check each against its published sha256 or digest, and write the bundle's manifest. "
+                    "Files already in place with the right sha256 are not downloaded again.",
     )
     download.add_argument("--kube-version", required=True, metavar="vX.Y.Z",
                           help="the Kubernetes release, e.g. v1.28.4")

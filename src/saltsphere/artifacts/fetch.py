@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 
+from saltsphere import calico
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.errors import ArtifactError
 
@@ -35,6 +36,8 @@ KUBE_BINARIES = ("kubeadm", "kubelet", "kubectl")
 CONTROL_PLANE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 CONTAINERD_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr")
 SOURCE_REGISTRY = "registry.k8s.io"
+# The host that serves each image domain's registry API.
+REGISTRY_HOSTS = {"docker.io": "registry-1.docker.io"}
 
 K8S_RELEASE = "https://dl.k8s.io/release"
 ETCD_RELEASES = "https://github.com/etcd-io/etcd/releases/download"
@@ -137,13 +140,14 @@ class Archive:
 
 @dataclass(frozen=True)
 class Image:
-    """An image pulled from the registry by ``source:tag`` and stored under the name kubeadm looks for."""
+    """An image pulled from ``registry`` by ``source:tag`` and stored under the name its users look for."""
 
     name: str
     source: str
     tag: str
     reference: str
     hint: str
+    registry: str = SOURCE_REGISTRY
 
     @property
     def path(self) -> str:
@@ -286,8 +290,26 @@ def plan(kube_version: str, arch: str, versions: Versions) -> Plan:
         Image("pause", "pause", versions.pause, f"{registry}/pause:{versions.pause}", hint("pause")),
         Image("coredns", coredns_source, versions.coredns, f"{registry}/{coredns_source}:{versions.coredns}",
               hint("coredns")),
+        *calico_images(kube_version),
     )
     return Plan(kube_version, arch, versions, tuple(files), archives, release_images, images)
+
+
+def calico_images(kube_version: str) -> tuple:
+    """The images of the calico release paired with ``kube_version``'s minor; none when there is no such release."""
+    version = calico.version_for(kube_version)
+    if version is None:
+        return ()
+    major, minor, _ = parse_kube_version(kube_version)
+    hint = (f"calico {version} is the release saltsphere installs with Kubernetes {major}.{minor}; if docker.io "
+            "cannot serve it, fetch again later, or install with kube_network_plugin: bridge")
+    images = []
+    for reference in calico.images(version):
+        repository, _, tag = reference.rpartition(":")
+        domain, _, source = repository.partition("/")
+        images.append(Image(f"calico-{source.rpartition('/')[2]}", source, tag, reference, hint,
+                            REGISTRY_HOSTS[domain]))
+    return tuple(images)
 
 
 # --- HTTP --------------------------------------------------------------------------------------------------
@@ -836,7 +858,11 @@ def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | Non
             "(--out) or remove them"
         )
     chosen = ", ".join(f"{component} {value}" for component, value in asdict(bundle.versions).items())
-    log(f"Kubernetes {kube_version} for linux/{arch} with {chosen}")
+    paired = calico.version_for(kube_version)
+    log(f"Kubernetes {kube_version} for linux/{arch} with {chosen}" + (f", calico {paired}" if paired else ""))
+    if paired is None:
+        log(f"no calico release is paired with Kubernetes {kube_version}: the bundle carries no calico images, "
+            "so clusters installed from it need kube_network_plugin: bridge")
     http = Http(opener)
     checksums = Checksums(http, cache_dir)
     entries = []
@@ -858,10 +884,12 @@ def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | Non
             docker_archive_to_oci(cached, out / image.path, image.reference, item.version, arch)
         entries.append(mf.entry_for(out, image.path, name=item.name, version=item.version, arch=arch, kind="image",
                                     ref=image.reference))
-    registry = Registry(http)
+    registries = {}
     for image in bundle.images:
         if not oci_archive_matches(out / image.path, image.reference, arch):
-            pull_image(registry, image, arch, out / image.path, log=log)
+            if image.registry not in registries:
+                registries[image.registry] = Registry(http, image.registry)
+            pull_image(registries[image.registry], image, arch, out / image.path, log=log)
         entries.append(mf.entry_for(out, image.path, name=image.name, version=image.tag, arch=arch, kind="image",
                                     ref=image.reference))
     manifest = mf.write_manifest(out, entries, kube_version=kube_version, arch=arch, distributions=DISTRIBUTIONS)
