@@ -14,3 +14,6 @@ base:
     - kubernetes
     - network
     - storage
+  'I@saltsphere:kubernetes:role:init':
+    - match: compound
+    - ks

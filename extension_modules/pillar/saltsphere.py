@@ -4,7 +4,9 @@ the validated config, under ``saltsphere``.
 
 Credentials from ``vars.yml`` reach control-plane hosts only; TLS material is
 issued on the taskbox (see :mod:`saltsphere.pki`) and each host receives only
-its own keys.
+its own keys.  Kubernetes hosts also get the bundle's location and files,
+their kubeadm configuration (:mod:`saltsphere.kube`); the first master gets
+the manifests it applies: calico, the storage classes, KubeSphere.
 
 .. code-block:: yaml
 
@@ -17,7 +19,7 @@ import logging
 import salt.roster
 
 try:
-    from saltsphere import cluster, kube, pki, storage
+    from saltsphere import calico, cluster, kube, kubesphere, pki, storage
 
     HAS_SALTSPHERE = True
 except ImportError:
@@ -50,5 +52,7 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
         kubernetes_pki = data["saltsphere"].get("kubernetes_pki")
         if kubernetes_pki:
             data["saltsphere"].update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
+        data["saltsphere"].update(calico.host_pillar(loaded, spec, bundle))
         data["saltsphere"].update(storage.host_pillar(loaded, spec))
+        data["saltsphere"].update(kubesphere.host_pillar(loaded, spec))
     return data

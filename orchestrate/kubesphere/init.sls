@@ -9,3 +9,4 @@ include:
   - kubesphere.kubernetes
   - kubesphere.network
   - kubesphere.storage
+  - kubesphere.ks

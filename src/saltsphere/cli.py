@@ -1,7 +1,8 @@
 """The ``saltsphere`` command: what Salt has no verb for.
 
 ``check`` and ``inventory`` read the cluster offline (nothing is contacted),
-``init`` makes a cluster directory, ``status`` asks the cluster's services,
+``init`` makes a cluster directory, ``install`` runs the whole install phase
+by phase (the seed's install.sh), ``status`` asks the cluster's services,
 ``sandbox`` manages the local test hosts, ``artifact`` builds and verifies
 offline bundles.
 """
@@ -92,6 +93,8 @@ def cmd_status(args) -> int:
             print(f"  API on {host}: {error or 'ok'}")
         for node, ready in sorted(k8s["nodes"].items()):
             print(f"  node {node}: {ready}")
+        ks = report["kubesphere"]
+        print(f"kubesphere: console {ks['console'] or 'not installed'}, {'ready' if ks['ready'] else 'NOT ready'}")
     return 0 if all(section.get("healthy", True) for section in report.values()) else 1
 
 
@@ -154,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
     where.set_defaults(func=cmd_paths)
 
-    from saltsphere import sandbox
+    from saltsphere import installer, sandbox
     from saltsphere.artifacts import cli as artifact_cli
 
+    installer.register(sub)
     sandbox.register(sub)
     artifact_cli.register(sub)
     return parser

@@ -9,6 +9,7 @@ import json
 import ssl
 
 from saltsphere import pki
+from saltsphere.storage import DEFAULT_ANNOTATION
 
 
 def _etcd_request(ip, port, context, method, path, body=None, timeout=5):
@@ -59,6 +60,15 @@ def _api_get(ip, port, context, path, timeout=5):
         conn.close()
 
 
+def _api_context(cluster):
+    """TLS as the operators' Kubernetes client."""
+    client = pki.admin_kubernetes_client(cluster.directory)
+    context = ssl.create_default_context(cafile=str(client["ca"]))
+    context.check_hostname = False  # certificates name the masters' IPs, checked by the CA
+    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    return context
+
+
 def kubernetes(cluster) -> dict:
     """``{"healthy", "version", "nodes": {name: "Ready" | "NotReady"}, "api": {master: error or None}}``.
 
@@ -70,10 +80,7 @@ def kubernetes(cluster) -> dict:
 
     masters = cluster.role_members("kube-master")
     port = cluster.config.values["kube_apiserver_port"]
-    client = pki.admin_kubernetes_client(cluster.directory)
-    context = ssl.create_default_context(cafile=str(client["ca"]))
-    context.check_hostname = False  # certificates name the masters' IPs, checked by the CA
-    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    context = _api_context(cluster)
     api, version, nodes = {}, None, {}
     for master in masters:
         try:
@@ -95,5 +102,56 @@ def kubernetes(cluster) -> dict:
     return {"healthy": healthy, "version": version, "nodes": nodes, "api": api}
 
 
+def storage(cluster) -> dict:
+    """``{"default_class": name or None, "classes": [name, ...]}`` as the API lists the StorageClasses.
+
+    The first master that answers is asked; when none does, ``error`` says why.
+    """
+    port = cluster.config.values["kube_apiserver_port"]
+    context = _api_context(cluster)
+    errors = []
+    for master in cluster.role_members("kube-master"):
+        try:
+            listing = _api_get(master.ip, port, context, "/apis/storage.k8s.io/v1/storageclasses")
+        except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+            errors.append(f"{master.name}: {exc}")
+            continue
+        classes, default = [], None
+        for item in listing.get("items", []):
+            name = item["metadata"]["name"]
+            classes.append(name)
+            annotations = item["metadata"].get("annotations") or {}
+            if annotations.get(DEFAULT_ANNOTATION) == "true" and default is None:
+                default = name
+        return {"default_class": default, "classes": sorted(classes)}
+    return {"default_class": None, "classes": [], "error": "; ".join(errors)}
+
+
+def kubesphere(cluster) -> dict:
+    """``{"console": url or None, "ready": bool}``.
+
+    ``console`` is the first master's address on the NodePort of the
+    ks-console Service, once that Service exists; ``ready`` means the console
+    answers there.
+    """
+    from saltsphere import kubesphere as ks
+
+    port = cluster.config.values["kube_apiserver_port"]
+    context = _api_context(cluster)
+    path = f"/api/v1/namespaces/{ks.NAMESPACE}/services/ks-console"
+    for master in cluster.role_members("kube-master"):
+        try:
+            service = _api_get(master.ip, port, context, path)
+        except (OSError, ssl.SSLError, http.client.HTTPException, ValueError):
+            continue
+        node_port = next((p["nodePort"] for p in service.get("spec", {}).get("ports", []) if p.get("nodePort")), None)
+        if node_port is None:
+            break
+        url = ks.console_url(cluster, node_port)
+        return {"console": url, "ready": ks.console_problem(url) is None}
+    return {"console": None, "ready": False}
+
+
 def collect(cluster) -> dict:
-    return {"etcd": etcd(cluster), "kubernetes": kubernetes(cluster)}
+    return {"etcd": etcd(cluster), "kubernetes": kubernetes(cluster), "storage": storage(cluster),
+            "kubesphere": kubesphere(cluster)}

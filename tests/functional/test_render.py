@@ -30,7 +30,7 @@ def test_secrets_reach_control_plane_only(loaders):
 
 
 EXPECTED_TOP = {
-    "master": ["os", "etcd", "containerd", "kubernetes", "network", "storage"],
+    "master": ["os", "etcd", "containerd", "kubernetes", "network", "storage", "ks"],
     "node1": ["os", "containerd", "kubernetes", "network", "storage"],
     "node2": ["os", "containerd", "kubernetes", "network", "storage"],
 }

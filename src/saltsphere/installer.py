@@ -1,0 +1,436 @@
+"""``saltsphere install``: the seed's install.sh, phase by phase with salt-run.
+
+Bad input stops before any host is contacted.  Then each phase of the
+orchestration runs in order, with one line of progress when it ends, and the
+first failed phase stops the install naming its hosts.  The banner comes only
+once the KubeSphere console really answers.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from saltsphere import cluster, clusterdir, kube, kubesphere, storage
+from saltsphere import config as cfg
+from saltsphere.errors import ActionableError
+from saltsphere.inventory import ETCD, MASTER, NODE, ROLES
+from saltsphere.problems import InvalidInput
+
+PHASES = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "storage", "ks")
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUNNING = 0, 1, 2, 3
+PHASE_TIMEOUT = 3600
+DEFAULT_WAIT = 1800
+REPORT_EVERY = 30
+PROBE_EVERY = 5
+RUNNING_FILE = Path("kubesphere") / "kubesphere_running"
+ALL_IN_ONE_HOST = "master"
+
+_REQUISITE = "One or more requisite failed"
+_NO_CHANGES = re.compile(r"No changes made to (.+)\.$")
+_RUN_FAILED = re.compile(r"Run failed on minions: ([^\n]+)")
+
+
+# --- one phase's result, from salt-run's JSON ---------------------------------
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    ok: bool
+    done: tuple = ()
+    failed: tuple = ()
+    # The first failure, as the state or runner that failed put it.
+    comment: str = ""
+
+
+def parse_json_stream(text: str) -> dict:
+    """salt-run's JSON output as one dict (documents printed one after another are merged)."""
+    decoder = json.JSONDecoder()
+    merged, index, text = {}, 0, text.strip()
+    while index < len(text):
+        doc, index = decoder.raw_decode(text, index)
+        merged.update(doc if isinstance(doc, dict) else {"return": doc})
+        while index < len(text) and text[index].isspace():
+            index += 1
+    return merged
+
+
+def _names(text) -> list:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _errors(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(item) for item in value if item)
+    return str(value)
+
+
+def _host_failure(states):
+    """Why one host's return is a failure, or None when every state on it succeeded."""
+    if not isinstance(states, dict):
+        return _errors(states) or "no return"
+    entries = [(key, s) for key, s in states.items() if isinstance(s, dict) and "result" in s]
+    if not entries:
+        detail = states.get("_error") or states.get("stderr") or json.dumps(states)[:500]
+        return str(detail).strip()
+    failing = sorted((pair for pair in entries if pair[1]["result"] is False),
+                     key=lambda pair: pair[1].get("__run_num__", 0))
+    if not failing:
+        return None
+    own = [pair for pair in failing if not str(pair[1].get("comment", "")).startswith(_REQUISITE)]
+    key, state = (own or failing)[0]
+    return f"{state.get('__id__', key)}: {state.get('comment', '')}".strip()
+
+
+def phase_result(data: dict, hosts=()) -> PhaseResult:
+    """The hosts done and failed, and the first failure, of one ``state.orchestrate`` return.
+
+    ``hosts`` are the cluster's hosts: a runner that checks all of them
+    (preflight) names only the failing ones.
+    """
+    done, failed, comments, ok = [], [], [], True
+    for returner in (data.get("data", data) or {}).values():
+        if not isinstance(returner, dict):
+            # The orchestration itself did not render.
+            ok = False
+            comments.append(_errors(returner))
+            continue
+        steps = sorted((s for s in returner.values() if isinstance(s, dict)), key=lambda s: s.get("__run_num__", 0))
+        for step in steps:
+            comment = str(step.get("comment", ""))
+            step_failed = step.get("result") is False
+            ok = ok and not step_failed
+            changes = step.get("changes") or {}
+            found = []
+            if isinstance(changes.get("return"), dict) and "failures" in changes["return"]:
+                ret = changes["return"]
+                bad = [f.get("host") for f in ret["failures"] if isinstance(f, dict) and f.get("host")]
+                failed += bad
+                done += [h for h in hosts if h not in bad]
+                if step_failed:
+                    comments.append(str(ret.get("comment") or comment))
+                continue
+            for host, states in (changes.get("ret") or {}).items():
+                problem = _host_failure(states)
+                if problem is None:
+                    done.append(host)
+                else:
+                    failed.append(host)
+                    found.append(f"{host}: {problem}")
+            for match in _NO_CHANGES.finditer(comment):
+                done += _names(match.group(1))
+            for match in _RUN_FAILED.finditer(comment):
+                failed += _names(match.group(1))
+            if step_failed and not comment.startswith(_REQUISITE):
+                comments += found or [comment]
+    if data.get("retcode", 0) not in (0, None):
+        ok = False
+    failed = list(dict.fromkeys(failed))
+    done = [h for h in dict.fromkeys(done) if h not in failed]
+    ok = ok and not failed
+    first = comments[0] if comments else ("" if ok else "the orchestration failed without a comment")
+    return PhaseResult(ok=ok, done=tuple(done), failed=tuple(failed), comment="" if ok else first)
+
+
+def outcome(returncode, stdout, stderr, hosts=()) -> PhaseResult:
+    """A phase's result from salt-run's exit code and output."""
+    try:
+        data = parse_json_stream(stdout)
+    except ValueError:
+        data = {}
+    if not data:
+        tail = (stderr or stdout or "").strip()[-1500:]
+        return PhaseResult(ok=False, comment=f"salt-run printed no result (exit {returncode}): {tail}")
+    result = phase_result(data, hosts)
+    if result.ok and returncode != 0:
+        tail = (stderr or "").strip()[-1500:]
+        return PhaseResult(ok=False, done=result.done, comment=f"salt-run exited {returncode}: {tail}")
+    return result
+
+
+def progress_line(index, total, phase, result: PhaseResult, seconds) -> str:
+    """``[5/8] kubernetes  ok      3 hosts done, 0 failed   84 s``"""
+    state = "ok" if result.ok else "FAILED"
+    return (f"[{index}/{total}] {phase:<11} {state:<7} {len(result.done)} hosts done, {len(result.failed)} failed"
+            f"   {seconds:.0f} s")
+
+
+def failure_message(phase, result: PhaseResult) -> str:
+    where = f" on {', '.join(result.failed)}" if result.failed else ""
+    return (f"phase {phase} failed{where}:\n  {result.comment}\n"
+            "Fix the cause and run the same command again: every phase converges.")
+
+
+# --- running salt-run ---------------------------------------------------------
+
+
+def _salt_run() -> str:
+    sibling = Path(sys.executable).parent / "salt-run"
+    return str(sibling) if sibling.exists() else shutil.which("salt-run") or "salt-run"
+
+
+def run_phase(cluster_directory, phase, timeout=PHASE_TIMEOUT):
+    """``salt-run state.orchestrate kubesphere.<phase>`` for the cluster: ``(returncode, stdout, stderr)``."""
+    directory = Path(cluster_directory)
+    argv = [_salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
+            "state.orchestrate", f"kubesphere.{phase}"]
+    try:
+        proc = subprocess.run(argv, cwd=directory, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        return None, out, f"salt-run did not finish within {timeout} s"
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> bool:
+    """Every phase in order, one line each; False at the first one that fails (its hosts and why are printed)."""
+    out = out or sys.stdout
+    for index, phase in enumerate(PHASES, 1):
+        started = clock()
+        result = outcome(*runner(cluster_directory, phase), hosts=hosts)
+        print(progress_line(index, len(PHASES), phase, result, clock() - started), file=out, flush=True)
+        if not result.ok:
+            print(failure_message(phase, result), file=out)
+            return False
+    return True
+
+
+# --- the console ---------------------------------------------------------------
+
+
+def wait_for_console(url, wait, probe=kubesphere.console_problem, clock=time.monotonic, sleep=time.sleep,
+                     out=None) -> bool:
+    """True once ``url`` answers 200, False after ``wait`` seconds; a line of progress every 30 s."""
+    out = out or sys.stdout
+    started = clock()
+    next_report = started + REPORT_EVERY
+    while True:
+        problem = probe(url)
+        if problem is None:
+            return True
+        now = clock()
+        if now - started >= wait:
+            print(f"the KubeSphere console at {url} did not answer within {wait} s (last: {problem})", file=out)
+            return False
+        if now >= next_report:
+            print(f"waiting for the KubeSphere console at {url}: {now - started:.0f} s ({problem})",
+                  file=out, flush=True)
+            next_report += REPORT_EVERY
+        sleep(min(PROBE_EVERY, wait - (now - started)))
+
+
+def write_running(cluster_directory, text) -> Path:
+    """``kubesphere/kubesphere_running`` beside hosts.ini (0600: it holds the password), as the seed kept it."""
+    path = Path(cluster_directory) / RUNNING_FILE
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+# --- questions and all-in-one ---------------------------------------------------
+
+
+def _default_class_name(config) -> str:
+    return next((sc.name for sc in cfg.STORAGE_CLASSES if config[sc.default_key]), "none")
+
+
+def storage_help(vars_yml) -> str:
+    lines = [f"Configure the storage in {vars_yml}: enable one class and make it the default, then run "
+             "this installer again.", ""]
+    for sc in cfg.STORAGE_CLASSES:
+        lines.append(f"  {sc.name}: {sc.enable_key}: true and {sc.default_key}: true")
+        if sc.required:
+            lines.append(f"      with {', '.join(sc.required)}")
+    lines += ["", "Local volume is for all-in-one only; NFS server in Kubernetes is for test installs. Every key "
+              "and its default is in pillar/saltsphere/defaults.sls.", "Nothing was installed."]
+    return "\n".join(lines)
+
+
+def storage_question(loaded, ask=input, out=None) -> bool:
+    """The seed's question; True when the operator says the storage is configured."""
+    out = out or sys.stdout
+    print(f"Default storage class in {loaded.vars_yml}: {_default_class_name(loaded.config)}", file=out)
+    while True:
+        try:
+            answer = ask("Have you configured storage? (yes/no): ").strip().lower()
+        except EOFError:
+            answer = "no"
+        if answer in ("yes", "y"):
+            return True
+        if answer in ("no", "n"):
+            print(storage_help(loaded.vars_yml), file=out)
+            return False
+
+
+ALL_IN_ONE_HOSTS = """\
+[all]
+{host} ansible_connection=local  ip={ip}
+
+[kube-master]
+{host}
+
+[kube-node]
+{host}
+
+[etcd]
+{host}
+
+[k8s-cluster:children]
+kube-node
+kube-master
+"""
+
+ALL_IN_ONE_VARS = """\
+# All-in-one: this taskbox is the whole cluster.
+
+# Local volume provisioner deployment(Only all-in-one)
+local_volume_provisioner_enabled: true
+local_volume_provisioner_storage_class: local
+local_volume_is_default_class: true
+
+# One node: the CNI bridge needs neither a daemon nor an image.
+kube_network_plugin: bridge
+"""
+
+
+def taskbox_ip() -> str:
+    """The address of this machine on its default route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # sends nothing: it only picks the route
+        except OSError as exc:
+            raise ActionableError(f"this taskbox has no default route ({exc.strerror}), so its address is not known; "
+                                  "write a hosts.ini for it and pass it with -i") from None
+        return probe.getsockname()[0]
+
+
+def write_all_in_one(directory, ip) -> list:
+    """hosts.ini and vars.yml for this taskbox alone, in ``directory``; existing ones are kept."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("hosts.ini", ALL_IN_ONE_HOSTS.format(host=ALL_IN_ONE_HOST, ip=ip)),
+                       ("vars.yml", ALL_IN_ONE_VARS)):
+        path = directory / name
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            written.append(path)
+    return written
+
+
+def all_in_one_problem(loaded):
+    """Why the inventory is not one host holding every role, or None."""
+    roles = set(ROLES)
+    if len(loaded.hosts) == 1 and roles <= set(next(iter(loaded.hosts.values())).roles):
+        return None
+    listing = ", ".join(f"{name} ({','.join(spec.roles) or 'no role'})" for name, spec in loaded.hosts.items())
+    return (f"--all-in-one installs one host that is in [{ETCD}], [{MASTER}] and [{NODE}]; {loaded.hosts_ini} has "
+            f"{len(loaded.hosts)} host(s): {listing}. Use --multi-node for it, or fix hosts.ini.")
+
+
+# --- the install -----------------------------------------------------------------
+
+
+def _not_running(missing, console_missing, bundle_dir) -> str:
+    lines = ["Kubernetes is installed, and its storage classes and the KubeSphere installer are applied.",
+             f"KubeSphere is not running: the bundle {bundle_dir} lacks these images, and the hosts have no "
+             "registry to pull them from:"]
+    lines += [f"  {ref}" for ref in console_missing]
+    others = [ref for ref in missing if ref not in console_missing]
+    if others:
+        lines.append("Also missing (their pods cannot start):")
+        lines += [f"  {ref}" for ref in others]
+    lines.append("Add them to the bundle (image archives listed in its manifest.json with their ref), then run the "
+                 "same command again.")
+    return "\n".join(lines)
+
+
+def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_problem, clock=time.monotonic,
+            sleep=time.sleep, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    if args.multi_node and not args.inventory:
+        print("error: --multi-node needs -i HOSTS_INI, the cluster's hosts.ini", file=err)
+        return EXIT_INVALID
+    if args.all_in_one and not args.inventory:
+        for path in write_all_in_one(args.dir, taskbox_ip()):
+            print(f"wrote {path}", file=out)
+        hosts_ini = str(Path(args.dir) / "hosts.ini")
+    else:
+        hosts_ini = args.inventory
+    try:
+        loaded = cluster.load(hosts_ini)
+    except InvalidInput as exc:
+        for problem in exc.problems.warnings:
+            print(f"warning: {problem}", file=err)
+        print(exc.render(), file=err)
+        return EXIT_INVALID
+    for problem in loaded.warnings:
+        print(f"warning: {problem}", file=err)
+    config = loaded.config.values
+    problem = all_in_one_problem(loaded) if args.all_in_one else None
+    try:
+        kubesphere.release(config)
+    except ActionableError as exc:
+        problem = str(exc)
+    if problem:
+        print(f"error: {problem}", file=err)
+        return EXIT_INVALID
+
+    bundle = kube.bundle_manifest(config["artifact_bundle"])
+    if args.multi_node and not args.yes and not storage_question(loaded, ask, out):
+        return EXIT_OK
+    masters = len(loaded.role_members(MASTER))
+    missing = kubesphere.missing_images(config, bundle, storage.images(config), masters=masters)
+    if missing:
+        print(f"warning: the bundle {config['artifact_bundle']} lacks {len(missing)} image(s) the cluster runs; "
+              "their pods will not start:", file=err)
+        for ref in missing:
+            print(f"warning:   {ref}", file=err)
+
+    directory = loaded.directory
+    clusterdir.init(directory, hosts_ini)
+    if not run_phases(directory, list(loaded.hosts), runner, out, clock):
+        return EXIT_FAILED
+
+    url = kubesphere.console_url(loaded)
+    console_missing = [ref for ref in kubesphere.console_images(config) if ref in missing]
+    if console_missing:
+        print(_not_running(missing, console_missing, config["artifact_bundle"]), file=out)
+        return EXIT_NOT_RUNNING
+    if not wait_for_console(url, args.wait, probe, clock, sleep, out):
+        print("Kubernetes is installed and every phase converged, but KubeSphere is not running yet; see "
+              "`kubectl -n kubesphere-system logs deploy/ks-installer`.", file=out)
+        return EXIT_NOT_RUNNING
+    text = kubesphere.banner(url, kubesphere.ensure_admin_password(directory, config["ks_admin_password"]))
+    write_running(directory, text)
+    print(text, end="", file=out)
+    return EXIT_OK
+
+
+def register(sub):
+    parser = sub.add_parser("install", help="install Kubernetes and KubeSphere, phase by phase (the seed's install.sh)")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--multi-node", action="store_true", help="the hosts of HOSTS.ini")
+    mode.add_argument("--all-in-one", action="store_true",
+                      help="one host holding every role; without -i, this taskbox itself")
+    parser.add_argument("-i", "--inventory", metavar="HOSTS_INI",
+                        help="the cluster's hosts.ini (its vars.yml beside it)")
+    parser.add_argument("--yes", action="store_true", help="do not ask whether the storage is configured")
+    parser.add_argument("--wait", type=int, default=DEFAULT_WAIT, metavar="SECONDS",
+                        help=f"how long to wait for the KubeSphere console (default: {DEFAULT_WAIT})")
+    parser.add_argument("--dir", default="allinone", metavar="DIR",
+                        help="--all-in-one without -i: where hosts.ini and vars.yml for this taskbox are written "
+                             "(default: ./allinone)")
+    parser.set_defaults(func=install)
