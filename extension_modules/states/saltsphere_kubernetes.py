@@ -206,7 +206,19 @@ def _wanted_routes(node, expected, wait):
         time.sleep(2)
 
 
-def pod_routes(name, node, expected=(), wait=300):
+def _routes_text(wanted):
+    return "".join(f"{cidr} {gateway}\n" for cidr, gateway in sorted(wanted.items()))
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def pod_routes(name, node, expected=(), wait=300, routes_file=None):
     """
     Ensure a route to every other node's pod range via that node (``name`` is the cluster's pod range).
 
@@ -214,7 +226,8 @@ def pod_routes(name, node, expected=(), wait=300):
     waited for, up to ``wait`` seconds: with every host applying its states at
     once, a neighbour may join a little later.  Routes into the pod range that
     no node owns any more are removed.  Every node must be on one L2 segment:
-    the gateway is the node itself.
+    the gateway is the node itself.  ``routes_file`` keeps the routes for the
+    boot script that restores them before kubelet starts.
     """
     ret = _ret(name)
     try:
@@ -230,6 +243,9 @@ def pod_routes(name, node, expected=(), wait=300):
     for cidr, gateway in sorted(present.items()):
         if cidr not in wanted and cidr not in own:
             changes[cidr] = {"old": f"via {gateway}", "new": None}
+    kept = _routes_text(wanted)
+    if routes_file and _read(routes_file) != kept:
+        changes[routes_file] = {"old": None if _read(routes_file) is None else "other routes", "new": "updated"}
     if not changes:
         ret["comment"] = f"{len(wanted)} route(s) to other nodes' pods are in place"
         return ret
@@ -238,11 +254,17 @@ def pod_routes(name, node, expected=(), wait=300):
         return ret
     try:
         for cidr in changes:
-            __salt__["saltsphere_kubernetes.set_route"](cidr, wanted.get(cidr))
+            if cidr != routes_file:
+                __salt__["saltsphere_kubernetes.set_route"](cidr, wanted.get(cidr))
     except CommandExecutionError as exc:
         return _fail(ret, str(exc))
+    if routes_file:
+        os.makedirs(os.path.dirname(routes_file), exist_ok=True)
+        with open(f"{routes_file}.tmp", "w", encoding="utf-8") as handle:
+            handle.write(kept)
+        os.replace(f"{routes_file}.tmp", routes_file)
     ret["changes"] = changes
-    ret["comment"] = f"{len(changes)} pod route(s) changed"
+    ret["comment"] = f"{len(changes)} pod route change(s)"
     return ret
 
 

@@ -1,9 +1,10 @@
 {%- from 'containerd/map.jinja' import containerd with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 
 {#- The distribution's package starts containerd with its own configuration;
     config.sls replaces it and service.sls restarts containerd once. #}
 containerd-package-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - pkgs: {{ containerd.pkgs | json }}

@@ -1,5 +1,5 @@
 {%- from 'etcd/map.jinja' import etcd with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 
 {#- The distribution's package starts etcd with its own configuration as
     soon as it is installed; keep it from starting until ours is in place. #}
@@ -16,6 +16,7 @@ etcd-package-file-managed-policy-rc:
 etcd-package-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - pkgs: {{ etcd.pkgs | json }}
 
 etcd-package-file-absent-policy-rc:

@@ -1,13 +1,14 @@
 {#- With several masters and no external endpoint, every Kubernetes host
     reaches the API through haproxy on 127.0.0.1 (saltsphere:kubernetes:load_balancer). #}
 {%- from 'kubernetes/map.jinja' import kubernetes, cluster with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 {%- set lb = cluster.load_balancer %}
 {%- if lb.enabled %}
 
 kubernetes-load-balancer-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - name: {{ kubernetes.lb_pkg }}
 
 kubernetes-load-balancer-file-managed-config:

@@ -27,6 +27,7 @@ network-bridge-saltsphere-kubernetes-pod-routes:
   saltsphere_kubernetes.pod_routes:
     - name: {{ cluster.pod_subnet }}
     - node: {{ host.name }}
+    - routes_file: {{ network.routes_file }}
     - expected: {{ cluster.nodes | json }}
     - wait: {{ cluster.wait_seconds }}
     - require:
@@ -38,3 +39,35 @@ network-bridge-saltsphere-kubernetes-node-ready:
     - wait: {{ cluster.wait_seconds }}
     - require:
       - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge
+
+{#- A rebooted node gets its routes and egress rule back before kubelet starts. #}
+network-bridge-file-managed-boot-script:
+  file.managed:
+    - name: {{ network.boot_script }}
+    - source: salt://network/files/pod-network.sh
+    - template: jinja
+    - mode: '0755'
+    - context:
+        pod_subnet: {{ cluster.pod_subnet }}
+        routes_file: {{ network.routes_file }}
+
+network-bridge-file-managed-boot-service:
+  file.managed:
+    - name: {{ network.systemd_dir }}/{{ network.boot_service }}.service
+    - source: salt://network/files/pod-network.service
+    - template: jinja
+    - context:
+        script: {{ network.boot_script }}
+
+network-bridge-cmd-run-daemon-reload:
+  cmd.run:
+    - name: systemctl daemon-reload
+    - onchanges:
+      - file: network-bridge-file-managed-boot-service
+
+network-bridge-service-enabled-boot:
+  service.enabled:
+    - name: {{ network.boot_service }}
+    - require:
+      - cmd: network-bridge-cmd-run-daemon-reload
+      - file: network-bridge-file-managed-boot-script

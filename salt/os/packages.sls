@@ -1,5 +1,5 @@
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, from_bundle, pkg_refresh with context %}
+{%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, from_bundle, pkg_refresh, pkg_recommends with context %}
 {%- set offline = os.get('bundle_source_file') and from_bundle %}
 
 {%- if offline %}
@@ -27,6 +27,7 @@ os-packages-pkg-installed:
   pkg.installed:
     - pkgs: {{ os.pkgs | json }}
     - refresh: {{ pkg_refresh | json }}
+    - install_recommends: {{ pkg_recommends | json }}
 {%- if offline %}
     - require:
       - cmd: os-packages-cmd-run-refresh-bundle-source

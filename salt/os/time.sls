@@ -1,5 +1,5 @@
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 {#- Certificates and etcd leases need clocks in step.  Hosts that share a
     kernel clock (containers) set os_time_sync: false: there a time daemon
     would fight over the machine's clock. #}
@@ -8,6 +8,7 @@
 os-time-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - name: {{ os.time_pkg }}
 
 os-time-service-running:

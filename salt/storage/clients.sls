@@ -1,12 +1,13 @@
 {#- The mount tools of the enabled classes (NFS, Ceph RBD, GlusterFS clients),
     from the bundle's repository like every other package. #}
 {%- from 'storage/map.jinja' import storage with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 
 {%- if storage.client_packages %}
 storage-clients-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - pkgs: {{ storage.client_packages | json }}
 {%- else %}
 {#- A run with no state at all counts as failed: say why nothing is needed. #}
