@@ -6,6 +6,7 @@ Prints one line per phase with its wall time and whether it succeeded.
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,6 @@ from pathlib import Path
 
 from saltsphere.sandbox import Sandbox
 
-PHASES = ("preflight", "os", "etcd", "containerd", "kubernetes", "network")
 
 
 def salt_run(cluster_dir, *args):
@@ -38,7 +38,9 @@ def main():
     parser.add_argument("--profile", default="multi-node")
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1]
-    available = [p for p in PHASES if (root / "orchestrate" / "kubesphere" / f"{p}.sls").exists()]
+    # The phases in the order the whole orchestration includes them.
+    init = (root / "orchestrate" / "kubesphere" / "init.sls").read_text()
+    available = re.findall(r"^\s*-\s*kubesphere\.(\w+)\s*$", init, re.MULTILINE)
     sandbox = Sandbox(f"bench-{os.getpid()}", log=lambda *_: None)
     try:
         start = time.perf_counter()
