@@ -1,6 +1,9 @@
 {%- from 'containerd/map.jinja' import containerd with context %}
 {%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 
+include:
+  - os.pkgdb
+
 {#- The distribution's package starts containerd with its own configuration;
     config.sls replaces it and service.sls restarts containerd once. #}
 containerd-package-pkg-installed:
@@ -8,3 +11,5 @@ containerd-package-pkg-installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
     - pkgs: {{ containerd.pkgs | json }}
+    - require:
+      - cmd: os-pkgdb-cmd-run-finish-interrupted

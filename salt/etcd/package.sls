@@ -1,6 +1,9 @@
 {%- from 'etcd/map.jinja' import etcd with context %}
 {%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 
+include:
+  - os.pkgdb
+
 {#- The distribution's package starts etcd with its own configuration as
     soon as it is installed; keep it from starting until ours is in place. #}
 etcd-package-file-managed-policy-rc:
@@ -18,6 +21,8 @@ etcd-package-pkg-installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
     - pkgs: {{ etcd.pkgs | json }}
+    - require:
+      - cmd: os-pkgdb-cmd-run-finish-interrupted
 
 etcd-package-file-absent-policy-rc:
   file.absent:

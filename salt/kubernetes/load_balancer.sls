@@ -5,11 +5,16 @@
 {%- set lb = cluster.load_balancer %}
 {%- if lb.enabled %}
 
+include:
+  - os.pkgdb
+
 kubernetes-load-balancer-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
     - name: {{ kubernetes.lb_pkg }}
+    - require:
+      - cmd: os-pkgdb-cmd-run-finish-interrupted
 
 kubernetes-load-balancer-file-managed-config:
   file.managed:

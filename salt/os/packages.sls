@@ -1,5 +1,8 @@
 {%- from 'os/map.jinja' import os with context %}
 {%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, from_bundle, pkg_refresh, pkg_recommends with context %}
+
+include:
+  - .pkgdb
 {%- set offline = os.get('bundle_source_file') and from_bundle %}
 
 {%- if offline %}
@@ -28,7 +31,8 @@ os-packages-pkg-installed:
     - pkgs: {{ os.pkgs | json }}
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
-{%- if offline %}
     - require:
+      - cmd: os-pkgdb-cmd-run-finish-interrupted
+{%- if offline %}
       - cmd: os-packages-cmd-run-refresh-bundle-source
 {%- endif %}

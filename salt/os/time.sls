@@ -1,5 +1,8 @@
 {%- from 'os/map.jinja' import os with context %}
 {%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
+
+include:
+  - .pkgdb
 {#- Certificates and etcd leases need clocks in step.  Hosts that share a
     kernel clock (containers) set os_time_sync: false: there a time daemon
     would fight over the machine's clock. #}
@@ -10,6 +13,8 @@ os-time-pkg-installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
     - name: {{ os.time_pkg }}
+    - require:
+      - cmd: os-pkgdb-cmd-run-finish-interrupted
 
 os-time-service-running:
   service.running:

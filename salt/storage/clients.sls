@@ -4,11 +4,16 @@
 {%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
 
 {%- if storage.client_packages %}
+include:
+  - os.pkgdb
+
 storage-clients-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
     - pkgs: {{ storage.client_packages | json }}
+    - require:
+      - cmd: os-pkgdb-cmd-run-finish-interrupted
 {%- else %}
 {#- A run with no state at all counts as failed: say why nothing is needed. #}
 storage-clients-test-succeed-without-changes:

@@ -20,6 +20,7 @@ STATE_IDS = {
     "containerd-config-file-directory-cni-conf",
     "containerd-service-service-running",
     "containerd-health-saltsphere-containerd-plugin-loaded",
+    "os-pkgdb-cmd-run-finish-interrupted",
 }
 
 

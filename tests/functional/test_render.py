@@ -74,7 +74,21 @@ def test_every_sls_in_the_top_renders(loaders, sample_cluster):
         assert {"name": spec.ip} in args and {"hostnames": [name]} in args
 
 
-@pytest.mark.parametrize("sls", ["os", "os.hosts", "os.kernel", "os.swap", "os.time"])
+def test_every_package_install_first_finishes_an_interrupted_one(loaders):
+    highstate = _highstate(loaders)
+    installs = {
+        sid: args["pkg"] for sid, args in highstate.items() if "installed" in args.get("pkg", [])
+    }
+    assert "os-packages-pkg-installed" in installs and "containerd-package-pkg-installed" in installs
+    for sid, args in installs.items():
+        require = next(arg["require"] for arg in args if isinstance(arg, dict) and "require" in arg)
+        assert {"cmd": "os-pkgdb-cmd-run-finish-interrupted"} in require, sid
+    finish = highstate["os-pkgdb-cmd-run-finish-interrupted"]["cmd"]
+    assert {"name": "dpkg --configure -a --force-confold"} in finish
+    assert any("onlyif" in arg and "/var/lib/dpkg/updates" in arg["onlyif"] for arg in finish if isinstance(arg, dict))
+
+
+@pytest.mark.parametrize("sls", ["os", "os.pkgdb", "os.hosts", "os.kernel", "os.swap", "os.time"])
 def test_sls_renders_alone(loaders, sls):
     ret = loaders.modules.state.show_sls(sls)
     assert isinstance(ret, dict) and ret, f"{sls} did not render: {ret}"
@@ -115,3 +129,4 @@ def test_hosts_install_packages_from_the_bundle(loaders):
     source = ret["os-packages-file-managed-bundle-source"]["file"]
     line = next(arg["contents"] for arg in source if isinstance(arg, dict) and "contents" in arg)
     assert line.startswith("deb [trusted=yes] http://") and line.endswith("/debs/debian-12/ ./")
+

@@ -17,6 +17,12 @@ pytestmark = pytest.mark.sandbox
 APPLY_TIMEOUT = 1500
 # Hosts wait this long for a neighbour, so the run with a dead worker ends soon.
 WAIT_SECONDS = 60
+WATCH_SECONDS = 300
+# Returns as soon as dpkg has begun changing the package database.
+DPKG_AT_WORK = (
+    f"for i in $(seq {WATCH_SECONDS * 50}); do "
+    "[ -n \"$(ls -A /var/lib/dpkg/updates 2>/dev/null)\" ] && exit 0; sleep 0.02; done; exit 1"
+)
 
 
 def failures(data):
@@ -50,16 +56,22 @@ def hosts(sandbox_hosts):
 def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, capsys):
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(hosts.salt_ssh, "*", "state.apply", timeout=APPLY_TIMEOUT)
-        # node2 loses power while the hosts install (packages, etcd, containerd).
-        time.sleep(20)
+        # node2 loses power while dpkg is in the middle of installing packages:
+        # the worst moment, dpkg's journal holds work half done.
+        caught, _, _ = hosts.ssh("node2", DPKG_AT_WORK, timeout=WATCH_SECONDS + 30)
         hosts.sandbox.stop("node2")
         try:
             code, data, err = running.result(timeout=APPLY_TIMEOUT)
         finally:
             hosts.sandbox.start("node2")
+    assert caught == 0, f"dpkg never ran on node2 within {WATCH_SECONDS} s"
     assert code != 0
     failed = failures(data)
     assert "node2" in failed, json.dumps(data)[-3000:]
+    # What apt calls "dpkg was interrupted": the next install refuses to run
+    # until that work is finished.
+    code, out, _ = hosts.ssh("node2", "ls -A /var/lib/dpkg/updates; dpkg --audit")
+    assert out.strip(), "node2's package database was left clean: the power cut came too late"
 
     started = time.monotonic()
     code, data, err = hosts.salt_ssh("*", "state.apply", timeout=APPLY_TIMEOUT)
