@@ -50,7 +50,11 @@ class PhaseResult:
 
 
 def parse_json_stream(text: str) -> dict:
-    """salt-run's JSON output as one dict (documents printed one after another are merged)."""
+    """Salt's JSON output as one dict.
+
+    salt-run prints a document per phase and salt-ssh one per host as they
+    return; documents printed one after another are merged.
+    """
     decoder = json.JSONDecoder()
     merged, index, text = {}, 0, text.strip()
     while index < len(text):

@@ -1,6 +1,5 @@
 """A sandbox of real hosts for the whole test run, and helpers that run the real Salt CLIs on it."""
 
-import json
 import os
 import shutil
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from saltsphere.installer import parse_json_stream
 from saltsphere.sandbox import Sandbox
 
 SALT_TIMEOUT = 300
@@ -30,18 +30,6 @@ def salt_script(tool):
     """The Salt CLI installed beside this Python, so tests use the salt they import."""
     sibling = Path(sys.executable).parent / tool
     return str(sibling) if sibling.exists() else shutil.which(tool) or tool
-
-
-def parse_json_stream(text):
-    """salt-ssh prints one JSON document per host as they return; merge them into one dict."""
-    decoder = json.JSONDecoder()
-    merged, index, text = {}, 0, text.strip()
-    while index < len(text):
-        doc, index = decoder.raw_decode(text, index)
-        merged.update(doc if isinstance(doc, dict) else {"return": doc})
-        while index < len(text) and text[index].isspace():
-            index += 1
-    return merged
 
 
 @dataclass

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from saltsphere.artifacts import manifest as mf
+from saltsphere.artifacts import cachelock
 from saltsphere.artifacts.errors import ArtifactError
 from saltsphere.artifacts.run import run
 
@@ -430,19 +431,10 @@ def build_from_debian_source(cache_dir=CACHE_ROOT, out_dir=None, log=print):
         raise ArtifactError("no output directory given")
     cache_root = Path(cache_dir)
     cache_root.mkdir(parents=True, exist_ok=True)
-    with _exclusive(cache_root / ".lock"):
+    with cachelock.exclusive(cache_root / ".lock"):
         return _build(cache_root, Path(out_dir).resolve(), log)
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path):
-    # Two builds in one cache would unpack and compile over each other.
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ArtifactError(f"another build is using {lock_path.parent}; wait for it to finish") from None
-        yield
 
 
 def _build(cache_root: Path, out_dir: Path, log):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.debian_source import distribution
+from saltsphere.artifacts import cachelock
 from saltsphere.artifacts.errors import ArtifactError
 from saltsphere.artifacts.run import run
 
@@ -276,19 +277,10 @@ def build_deb_repo(out_dir: Path, log, packages=DEFAULT_PACKAGES, cache_dir: Pat
     except OSError as exc:
         raise ArtifactError(f"cannot create the package cache {cache} ({exc.strerror}); run as root or pass "
                             "another cache directory") from None
-    with _exclusive(cache / ".lock"):
+    with cachelock.exclusive(cache / ".lock"):
         return _build(Path(out_dir), dist, cache, cache / "apt.log", list(packages), log)
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path):
-    # Two builds sharing a cache would download over each other's files.
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ArtifactError(f"another build is using {lock_path.parent}; wait for it to finish") from None
-        yield
 
 
 def _build(out_dir, dist, cache, log_file, packages, log):
