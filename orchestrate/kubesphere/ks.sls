@@ -11,3 +11,7 @@ kubesphere-ks-salt-state:
     - ssh: True
     - sls: ks
     - failhard: True
+    # The kubernetes phase converged the role already (salt/kubernetes/after.jinja).
+    - pillar:
+        saltsphere_orchestration:
+          kubernetes_converged: True

@@ -8,3 +8,7 @@ kubesphere-network-salt-state:
     - ssh: True
     - sls: network
     - failhard: True
+    # The kubernetes phase converged the role already (salt/kubernetes/after.jinja).
+    - pillar:
+        saltsphere_orchestration:
+          kubernetes_converged: True

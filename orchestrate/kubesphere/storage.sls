@@ -10,3 +10,7 @@ kubesphere-storage-salt-state:
     - ssh: True
     - sls: storage
     - failhard: True
+    # The kubernetes phase converged the role already (salt/kubernetes/after.jinja).
+    - pillar:
+        saltsphere_orchestration:
+          kubernetes_converged: True

@@ -3,6 +3,7 @@
     ClusterConfiguration it installs KubeSphere from.  The manifest holds the
     administrator's password: root only, and never shown in a diff. #}
 {%- from 'ks/map.jinja' import ks, manifests with context %}
+{%- from 'kubernetes/after.jinja' import kubernetes_sls with context %}
 {%- if manifests.get('error') %}
 {{- raise(manifests.error) }}
 {%- endif %}
@@ -11,7 +12,7 @@
 {%- endif %}
 
 include:
-  - kubernetes
+  - {{ kubernetes_sls }}
 
 {%- for key in ('definitions', 'manifest') %}
 
@@ -24,7 +25,7 @@ ks-file-managed-{{ key }}:
     - dir_mode: '0700'
     - show_changes: False
     - require:
-      - sls: kubernetes
+      - sls: {{ kubernetes_sls }}
 {%- endfor %}
 
 ks-saltsphere-manifest-applied-definitions:

@@ -2,10 +2,11 @@
     pod range, and a route to every other node's range via that node: no
     daemon, and every node must share one L2 segment. #}
 {%- from 'network/map.jinja' import network, cluster, host with context %}
+{%- from 'kubernetes/after.jinja' import kubernetes_sls with context %}
 {%- set rule = '-s ' ~ cluster.pod_subnet ~ ' ! -d ' ~ cluster.pod_subnet ~ ' -m comment --comment saltsphere-pod-egress -j MASQUERADE' %}
 
 include:
-  - kubernetes
+  - {{ kubernetes_sls }}
 
 network-bridge-saltsphere-kubernetes-cni-bridge:
   saltsphere_kubernetes.cni_bridge:
@@ -14,7 +15,7 @@ network-bridge-saltsphere-kubernetes-cni-bridge:
     - bridge: {{ network.bridge }}
     - wait: {{ cluster.wait_seconds }}
     - require:
-      - sls: kubernetes
+      - sls: {{ kubernetes_sls }}
 
 {#- Pods keep their address towards other pods; traffic leaving the pod range
     leaves with the node's. #}

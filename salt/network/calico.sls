@@ -5,6 +5,7 @@
     sources has none, and it is better to stop here than to wait for pods
     that can never start. #}
 {%- from 'network/map.jinja' import network, cluster, host, calico, bundle with context %}
+{%- from 'kubernetes/after.jinja' import kubernetes_sls with context %}
 {%- set first = host.name == cluster.first_master %}
 {#- Only the first master knows the calico release; every other host checks
     that the bundle has each of its images in some version. #}
@@ -26,7 +27,7 @@
 {%- endif %}
 
 include:
-  - kubernetes
+  - {{ kubernetes_sls }}
 
 {%- if first %}
 
@@ -43,7 +44,7 @@ network-calico-saltsphere-manifest-applied:
     - kubeconfig: {{ network.kubeconfig }}
     - require:
       - file: network-calico-file-managed-manifest
-      - sls: kubernetes
+      - sls: {{ kubernetes_sls }}
 {%- endif %}
 
 network-calico-saltsphere-kubernetes-node-ready:
@@ -54,5 +55,5 @@ network-calico-saltsphere-kubernetes-node-ready:
 {%- if first %}
       - saltsphere_manifest: network-calico-saltsphere-manifest-applied
 {%- else %}
-      - sls: kubernetes
+      - sls: {{ kubernetes_sls }}
 {%- endif %}

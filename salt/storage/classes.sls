@@ -2,12 +2,13 @@
     first master.  The manifest holds the classes' Secrets: root only, never
     shown in a diff, and the apply reports only the names of changed objects. #}
 {%- from 'storage/map.jinja' import storage, cluster with context %}
+{%- from 'kubernetes/after.jinja' import kubernetes_sls with context %}
 {%- if not cluster.get('manifest') %}
 {{- raise("the storage classes are applied from the first master (" ~ salt['pillar.get']('saltsphere:kubernetes:first_master') ~ ") only; apply storage.classes there") }}
 {%- endif %}
 
 include:
-  - kubernetes
+  - {{ kubernetes_sls }}
 
 storage-classes-file-managed-manifest:
   file.managed:
@@ -24,4 +25,4 @@ storage-classes-saltsphere-manifest-applied:
     - kubeconfig: {{ storage.kubeconfig }}
     - require:
       - file: storage-classes-file-managed-manifest
-      - sls: kubernetes
+      - sls: {{ kubernetes_sls }}

@@ -130,3 +130,45 @@ def test_hosts_install_packages_from_the_bundle(loaders):
     line = next(arg["contents"] for arg in source if isinstance(arg, dict) and "contents" in arg)
     assert line.startswith("deb [trusted=yes] http://") and line.endswith("/debs/debian-12/ ./")
 
+
+CONVERGED = {"saltsphere_orchestration": {"kubernetes_converged": True}}
+
+
+def _split(rendered, role):
+    """(the role's own state ids, the ids of the other roles it brought in)."""
+    own, other = set(), set()
+    for sid, state in rendered.items():
+        sls = state["__sls__"]
+        if sls == role or sls.startswith(role + "."):
+            own.add(sid)
+        elif sls != "os.pkgdb":
+            other.add(sid)
+    return own, other
+
+
+@pytest.mark.parametrize("sls", ["network", "storage", "ks"])
+def test_roles_after_kubernetes_converge_it_unless_the_orchestration_did(loaders, sls):
+    if sls == "ks" and loaders.opts["id"] != "master":
+        return  # applied from the first master only
+    alone = loaders.modules.state.show_sls(sls)
+    orchestrated = loaders.modules.state.show_sls(sls, pillar=CONVERGED)
+    assert isinstance(alone, dict) and isinstance(orchestrated, dict), (alone, orchestrated)
+    own, brought = _split(alone, sls.split(".")[0])
+    own_orchestrated, brought_orchestrated = _split(orchestrated, sls.split(".")[0])
+    assert own == own_orchestrated
+    if sls == "storage" and loaders.opts["id"] != "master":
+        # Workers only get the mount tools: nothing to wait for.
+        assert not brought and not brought_orchestrated
+        return
+    # Alone (or in the highstate) the whole kubernetes role, with containerd.
+    assert {"kubernetes-control-plane-service-running-kubelet", "kubernetes-node-service-running-kubelet"} & brought
+    assert not {sid for sid in brought if sid.startswith("kubernetes-joined-")}
+    assert "containerd-service-service-running" in brought
+    # After the orchestration's kubernetes phase: only that this host is a member.
+    assert brought_orchestrated == {"kubernetes-joined-file-exists-kubelet-conf",
+                                    "kubernetes-joined-service-running-kubelet"}
+    requires = [arg["require"] for state in orchestrated.values()
+                for arg in next(v for k, v in state.items() if not k.startswith("__"))
+                if isinstance(arg, dict) and "require" in arg]
+    assert any({"sls": "kubernetes.joined"} in require for require in requires), requires
+    assert not any({"sls": "kubernetes"} in require for require in requires), requires
