@@ -108,6 +108,12 @@ def ha_hosts():
     yield from _running_sandbox("ha", "-ha")
 
 
+@pytest.fixture(scope="module")
+def aio_hosts():
+    """An ``all-in-one`` sandbox: one host, ``master``, in every group, for one test module."""
+    yield from _running_sandbox("all-in-one", "-aio")
+
+
 @pytest.fixture
 def fresh_sandbox():
     """Make extra sandboxes for one test (``fresh_sandbox("-ha")``); each is removed afterwards."""

@@ -1,0 +1,135 @@
+"""`./install.sh --all-in-one -i HOSTS.ini --yes` on the one-host sandbox: every role on one host, local volume.
+
+Option 1 of the menu without -i installs onto the taskbox itself; here the
+same path runs against a sandbox host instead, so the machine running the
+tests is never changed.  The local-volume provisioner's image cannot be had
+here: the test creates the volume the provisioner would have made from a
+directory under /mnt/disks, and proves the class binds it to a claim and a
+pod writes to it.
+"""
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from saltsphere import cli, paths
+from test_orchestration_ha import changed_states, orchestrate
+
+pytestmark = pytest.mark.sandbox
+
+INSTALL_TIMEOUT = 3000
+PHASES = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "storage", "ks")
+KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+TEST_IMAGE = "saltsphere.local/busybox:1.35.0"
+CLAIM = f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: local-vol1}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local
+  local: {{path: /mnt/disks/vol1}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions:
+        - {{key: kubernetes.io/hostname, operator: In, values: [master]}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: writer}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: writer
+    image: {TEST_IMAGE}
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo written-by-a-pod > /data/proof"]
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {{claimName: data}}
+"""
+
+
+def install_sh(hosts):
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(paths.project_root() / "install.sh"), "--all-in-one", "-i", str(hosts.hosts_ini), "--yes"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
+    )
+    return proc, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def installed(aio_hosts):
+    proc, seconds = install_sh(aio_hosts)
+    print(f"./install.sh --all-in-one on 1 host: {seconds:.1f} s, exit {proc.returncode}")
+    return aio_hosts, proc
+
+
+def test_every_phase_runs_on_the_one_host(installed):
+    _, proc = installed
+    lines = [line for line in proc.stdout.splitlines() if re.match(r"^\[\d+/\d+\] ", line)]
+    assert [line.split()[1] for line in lines] == list(PHASES), proc.stdout + proc.stderr[-3000:]
+    assert all(line.split()[2] == "ok" and " 1 hosts done" in line and " 0 failed" in line for line in lines), \
+        proc.stdout
+
+
+def test_the_install_ends_truthfully_without_kubesphere_images(installed):
+    hosts, proc = installed
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "KubeSphere is not running" in proc.stdout and "Console:" not in proc.stdout
+    assert not (hosts.cluster_dir / "kubesphere" / "kubesphere_running").exists()
+
+
+def test_local_volume_is_the_default_class_and_the_node_is_ready(installed, capsys):
+    hosts, _ = installed
+    capsys.readouterr()
+    assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kubernetes"]["nodes"] == {"master": "Ready"}
+    assert report["storage"]["default_class"] == "local"
+    code, out, err = hosts.ssh("master", f"{KUBECTL} -n kubesphere-system get clusterconfiguration ks-installer "
+                                         "-o jsonpath='{.spec.persistence.storageClass}'")
+    assert (code, out) == (0, "local"), err
+
+
+def test_the_local_class_binds_a_claim_that_a_pod_writes_to(installed):
+    hosts, _ = installed
+    code, out, err = hosts.ssh("master", "mkdir -p /mnt/disks/vol1")
+    assert code == 0, err
+    code, out, err = hosts.ssh("master", f"cat <<'EOF' | {KUBECTL} apply -f -\n{CLAIM}\nEOF")
+    assert code == 0, out + err
+    # kubectl 1.20 cannot wait for a phase: poll it.
+    code, out, err = hosts.ssh("master", "for i in $(seq 90); do "
+                                         f"p=$({KUBECTL} get pod writer -o jsonpath='{{.status.phase}}'); "
+                                         '[ "$p" = Succeeded ] && exit 0; [ "$p" = Failed ] && exit 1; sleep 2; '
+                                         "done; exit 1", timeout=200)
+    describe = hosts.ssh("master", f"{KUBECTL} describe pod writer; {KUBECTL} get pv,pvc")[1]
+    assert code == 0, out + err + describe
+    code, out, err = hosts.ssh("master", f"{KUBECTL} get pvc data -o jsonpath='{{.status.phase}} {{.spec.volumeName}}'")
+    assert out == "Bound local-vol1", out + err
+    assert hosts.ssh("master", "cat /mnt/disks/vol1/proof")[1].strip() == "written-by-a-pod"
+
+
+def test_a_second_install_changes_nothing(installed):
+    hosts, _ = installed
+    proc, seconds = install_sh(hosts)
+    print(f"second ./install.sh --all-in-one: {seconds:.1f} s")
+    assert proc.returncode == 3, proc.stdout[-2000:]
+    code, data, err = orchestrate(hosts, "kubesphere")
+    assert code == 0, err[-2000:]
+    assert changed_states(data) == []
