@@ -1,4 +1,4 @@
-{#- Every image of the bundle, downloaded once (checked by sha256) and
+{#- Every image of the bundle, fetched once (checked by sha256) and
     imported into containerd's k8s.io namespace: nothing is pulled. #}
 {%- from 'kubernetes/map.jinja' import kubernetes, bundle with context %}
 
@@ -8,20 +8,19 @@ include:
 {%- for path, file in bundle.files | dictsort %}
 {%-   if file.kind == 'image' %}
 {%-     set archive = kubernetes.images_dir ~ '/' ~ (path | replace('images/', '')) %}
-kubernetes-images-file-managed-{{ file.name }}:
-  file.managed:
+kubernetes-images-saltsphere-bundle-fetched-{{ file.name }}:
+  saltsphere_bundle.fetched:
     - name: {{ archive }}
     - source: {{ bundle.url }}/{{ path }}
-    - source_hash: sha256={{ file.sha256 }}
+    - sha256: {{ file.sha256 | json }}
     - mode: '0644'
-    - makedirs: True
 
 kubernetes-images-saltsphere-containerd-image-present-{{ file.name }}:
   saltsphere_containerd.image_present:
     - name: {{ file.ref }}
     - archive: {{ archive }}
     - require:
-      - file: kubernetes-images-file-managed-{{ file.name }}
+      - saltsphere_bundle: kubernetes-images-saltsphere-bundle-fetched-{{ file.name }}
       - sls: containerd
 {%-   endif %}
 {%- endfor %}

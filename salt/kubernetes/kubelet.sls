@@ -36,4 +36,4 @@ kubernetes-kubelet-service-enabled:
     - name: {{ kubernetes.kubelet_service }}
     - require:
       - cmd: kubernetes-kubelet-cmd-run-daemon-reload
-      - file: kubernetes-binaries-file-managed-kubelet
+      - saltsphere_bundle: kubernetes-binaries-saltsphere-bundle-fetched-kubelet

@@ -100,12 +100,22 @@ def minion_opts(salt_factories, minion_id, cluster_dir):
     return factory.config.copy()
 
 
-@pytest.fixture(scope="module", params=["master", "node1", "node2"])
-def loaders(request, salt_factories, sample_cluster):
-    opts = minion_opts(salt_factories, request.param, sample_cluster)
+def _loaders(salt_factories, minion_id, cluster_dir):
+    opts = minion_opts(salt_factories, minion_id, cluster_dir)
     loaders = Loaders(opts)
     try:
         yield loaders
     finally:
         loaders.reset_state()
         shutil.rmtree(opts["cachedir"], ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def master_loaders(salt_factories, sample_cluster):
+    """Loaders of the sample cluster's first master alone, for tests of modules rather than of rendering."""
+    yield from _loaders(salt_factories, "master", sample_cluster)
+
+
+@pytest.fixture(scope="module", params=["master", "node1", "node2"])
+def loaders(request, salt_factories, sample_cluster):
+    yield from _loaders(salt_factories, request.param, sample_cluster)
