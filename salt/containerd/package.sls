@@ -1,5 +1,5 @@
 {%- from 'containerd/map.jinja' import containerd with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
 
 include:
   - os.pkgdb
@@ -10,6 +10,7 @@ containerd-package-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
+    - env: {{ pkg_env | json }}
     - pkgs: {{ containerd.pkgs | json }}
     - require:
-      - cmd: os-pkgdb-cmd-run-finish-interrupted
+      - sls: os.pkgdb

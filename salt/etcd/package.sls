@@ -1,5 +1,5 @@
 {%- from 'etcd/map.jinja' import etcd with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
 
 include:
   - os.pkgdb
@@ -20,9 +20,10 @@ etcd-package-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
+    - env: {{ pkg_env | json }}
     - pkgs: {{ etcd.pkgs | json }}
     - require:
-      - cmd: os-pkgdb-cmd-run-finish-interrupted
+      - sls: os.pkgdb
 
 etcd-package-file-absent-policy-rc:
   file.absent:

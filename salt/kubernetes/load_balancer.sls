@@ -1,7 +1,7 @@
 {#- With several masters and no external endpoint, every Kubernetes host
     reaches the API through haproxy on 127.0.0.1 (saltsphere:kubernetes:load_balancer). #}
 {%- from 'kubernetes/map.jinja' import kubernetes, cluster with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
 {%- set lb = cluster.load_balancer %}
 {%- if lb.enabled %}
 
@@ -12,9 +12,10 @@ kubernetes-load-balancer-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
+    - env: {{ pkg_env | json }}
     - name: {{ kubernetes.lb_pkg }}
     - require:
-      - cmd: os-pkgdb-cmd-run-finish-interrupted
+      - sls: os.pkgdb
 
 kubernetes-load-balancer-file-managed-config:
   file.managed:

@@ -1,5 +1,5 @@
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends with context %}
+{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
 
 include:
   - .pkgdb
@@ -12,9 +12,10 @@ os-time-pkg-installed:
   pkg.installed:
     - refresh: {{ pkg_refresh | json }}
     - install_recommends: {{ pkg_recommends | json }}
+    - env: {{ pkg_env | json }}
     - name: {{ os.time_pkg }}
     - require:
-      - cmd: os-pkgdb-cmd-run-finish-interrupted
+      - sls: os.pkgdb
 
 os-time-service-running:
   service.running:

@@ -21,6 +21,10 @@ STATE_IDS = {
     "containerd-service-service-running",
     "containerd-health-saltsphere-containerd-plugin-loaded",
     "os-pkgdb-cmd-run-finish-interrupted",
+    "os-pkgdb-file-managed-bundle-source",
+    "os-pkgdb-file-managed-bundle-apt-config",
+    "os-pkgdb-cmd-run-refresh-bundle-source",
+    "os-pkgdb-file-managed-bundle-index-stamp",
 }
 
 

@@ -74,15 +74,32 @@ def test_every_sls_in_the_top_renders(loaders, sample_cluster):
         assert {"name": spec.ip} in args and {"hostnames": [name]} in args
 
 
-def test_every_package_install_first_finishes_an_interrupted_one(loaders):
+def _arg(args, key):
+    return next(arg[key] for arg in args if isinstance(arg, dict) and key in arg)
+
+
+def test_every_package_install_waits_for_a_ready_package_manager_and_reads_the_bundle_alone(loaders):
     highstate = _highstate(loaders)
     installs = {
         sid: args["pkg"] for sid, args in highstate.items() if "installed" in args.get("pkg", [])
     }
     assert "os-packages-pkg-installed" in installs and "containerd-package-pkg-installed" in installs
     for sid, args in installs.items():
-        require = next(arg["require"] for arg in args if isinstance(arg, dict) and "require" in arg)
-        assert {"cmd": "os-pkgdb-cmd-run-finish-interrupted"} in require, sid
+        assert {"sls": "os.pkgdb"} in _arg(args, "require"), sid
+        assert _arg(args, "env") == {"APT_CONFIG": "/etc/apt/saltsphere-bundle.conf"}, sid
+        assert _arg(args, "refresh") is False, sid
+    config = _arg(highstate["os-pkgdb-file-managed-bundle-apt-config"]["file"], "contents")
+    assert 'Dir::Etc::sourcelist "/etc/apt/sources.list.d/saltsphere-bundle.list";' in config
+    assert 'Dir::Etc::sourceparts "-";' in config
+    refresh = highstate["os-pkgdb-cmd-run-refresh-bundle-source"]["cmd"]
+    assert _arg(refresh, "env") == {"APT_CONFIG": "/etc/apt/saltsphere-bundle.conf"}
+    # Refreshed again when the bundle's index changes, stamped only after.
+    bundle = loaders.modules.pillar.items(unmask=True)["saltsphere"]["bundle"]
+    index_sha = bundle["files"]["debs/debian-12/Packages"]["sha256"]
+    assert f"grep -qx {index_sha} /var/lib/saltsphere/bundle-packages.sha256" in _arg(refresh, "unless")
+    stamp = highstate["os-pkgdb-file-managed-bundle-index-stamp"]["file"]
+    assert _arg(stamp, "contents") == index_sha
+    assert {"cmd": "os-pkgdb-cmd-run-refresh-bundle-source"} in _arg(stamp, "require")
     finish = highstate["os-pkgdb-cmd-run-finish-interrupted"]["cmd"]
     assert {"name": "dpkg --configure -a --force-confold"} in finish
     assert any("onlyif" in arg and "/var/lib/dpkg/updates" in arg["onlyif"] for arg in finish if isinstance(arg, dict))
@@ -126,7 +143,7 @@ def test_the_kubeadm_file_is_private_and_never_diffed(loaders):
 
 def test_hosts_install_packages_from_the_bundle(loaders):
     ret = loaders.modules.state.show_sls("os.packages")
-    source = ret["os-packages-file-managed-bundle-source"]["file"]
+    source = ret["os-pkgdb-file-managed-bundle-source"]["file"]
     line = next(arg["contents"] for arg in source if isinstance(arg, dict) and "contents" in arg)
     assert line.startswith("deb [trusted=yes] http://") and line.endswith("/debs/debian-12/ ./")
 
