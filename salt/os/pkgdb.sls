@@ -9,7 +9,7 @@
     and installs read that source alone (APT_CONFIG, see bundle.jinja): a
     mirror listed on the host but out of reach costs nothing. #}
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, from_bundle, pkg_env with context %}
+{%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, pkg_env with context %}
 
 os-pkgdb-cmd-run-finish-interrupted:
   cmd.run:
