@@ -6,7 +6,7 @@ import time
 import pytest
 
 from saltsphere import cli
-from test_orchestration_ha import changed_states, orchestrate
+from test_orchestration_ha import changed_states, failure_report, orchestrate
 
 pytestmark = pytest.mark.sandbox
 
@@ -50,7 +50,7 @@ def cluster(sandbox_hosts):
     assert "rc=0" not in out, "the sandbox hosts still reach the mirror"
     started = time.monotonic()
     code, data, err = orchestrate(sandbox_hosts, "kubesphere", timeout=1500)
-    assert code == 0, f"the orchestration failed: {json.dumps(data)[-4000:]} {err[-2000:]}"
+    assert code == 0, failure_report(data, err)
     print(f"whole orchestration on 3 hosts: {time.monotonic() - started:.1f} s")
     return sandbox_hosts
 

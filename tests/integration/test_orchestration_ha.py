@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from saltsphere import cli
+from saltsphere import cli, installer
 
 pytestmark = pytest.mark.sandbox
 
@@ -31,10 +31,22 @@ def orchestrate(hosts, sls, timeout=1800):
     return hosts.salt_run("state.orchestrate", sls, timeout=timeout)
 
 
+def failure_report(data, err=""):
+    """The first failure as the installer names it, then what each failing host returned."""
+    result = installer.phase_result(data)
+    lines = [f"the orchestration failed: {result.comment}"]
+    for returner in data.get("data", data).values():
+        for step in returner.values() if isinstance(returner, dict) else ():
+            for host, states in ((step.get("changes") or {}).get("ret") or {}).items():
+                if host in result.failed:
+                    lines.append(f"{host} returned: {json.dumps(states)[:2000]}")
+    return "\n".join(lines) + "\n" + err[-1500:]
+
+
 @pytest.fixture(scope="module")
 def installed(ha_hosts):
     code, data, err = orchestrate(ha_hosts, "kubesphere")
-    assert code == 0, f"the orchestration failed: {json.dumps(data)[-3000:]} {err[-2000:]}"
+    assert code == 0, failure_report(data, err)
     return ha_hosts
 
 
