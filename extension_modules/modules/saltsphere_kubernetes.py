@@ -7,6 +7,8 @@ bootstrap token: kubeadm's output is redacted before it is returned, and the
 token is read from the pillar rather than passed on a command line.
 """
 
+import contextlib
+import fcntl
 import ipaddress
 import json
 import os
@@ -50,6 +52,7 @@ RESUME_IGNORES = (
     "Port-10259",
 )
 KUBEADM_TIMEOUT = 900
+KUBEADM_LOCK = "/run/saltsphere-kubeadm.lock"
 OUTPUT_TAIL = 25
 
 
@@ -164,16 +167,41 @@ def kubeadm(phase, config, extra_args=(), resume=False):
     args = [KUBEADM, phase, f"--config={config}", *extra_args]
     if resume:
         args.append("--ignore-preflight-errors=" + ",".join(RESUME_IGNORES))
-    code, out, err = _run(args, timeout=KUBEADM_TIMEOUT)
+    with _one_kubeadm():
+        if state() in ("initialized", "joined"):
+            # A kubeadm of an earlier, interrupted run finished while this one waited.
+            return f"kubeadm {phase} was completed by an earlier run"
+        code, out, err = _run(args, timeout=KUBEADM_TIMEOUT)
     if code != 0:
         raise CommandExecutionError(f"kubeadm {phase} failed (exit {code}):\n{_tail(err or out)}")
     return _tail(out, 5)
 
 
-def _kubectl(args, kubeconfig=None, timeout=30):
+@contextlib.contextmanager
+def _one_kubeadm():
+    """One kubeadm at a time on this host: a run stopped on the taskbox may leave its kubeadm going here."""
+    with open(KUBEADM_LOCK, "a") as lock:
+        deadline = time.monotonic() + KUBEADM_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CommandExecutionError(
+                        f"another kubeadm has held {KUBEADM_LOCK} for {KUBEADM_TIMEOUT} s (an earlier run's); "
+                        "see `pgrep -a kubeadm` on this host") from None
+                time.sleep(2)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _kubectl(args, kubeconfig=None, timeout=30, input_text=None):
     kubeconfig = kubeconfig or (ADMIN_CONF if os.path.exists(ADMIN_CONF) else KUBELET_CONF)
     code, out, err = _run([KUBECTL, f"--kubeconfig={kubeconfig}", f"--request-timeout={timeout}s", *args],
-                          timeout=timeout + 10)
+                          timeout=timeout + 10, input_text=input_text)
     if code != 0:
         raise CommandExecutionError(f"kubectl {' '.join(args)} failed: {_tail(err or out, 5)}")
     return out
@@ -246,7 +274,7 @@ def token_listed(token_id):
 
 def create_token(ttl="24h0m0s"):
     """
-    Create the cluster's bootstrap token (from the pillar) again, for nodes joining after it expired.
+    Create the cluster's bootstrap token (from the pillar) again, for hosts about to join.
 
     CLI Example:
 
@@ -257,24 +285,33 @@ def create_token(ttl="24h0m0s"):
     token = _secret()
     if not token:
         raise CommandExecutionError("no bootstrap token in the pillar (saltsphere:kubernetes_pki:token)")
-    # The token goes in a file, not on the command line other users can read.
-    path = "/etc/kubernetes/saltsphere/token.yaml"
-    token_id = token.split(".", 1)[0]
+    token_id, token_secret = token.split(".", 1)
     document = (
         "apiVersion: v1\nkind: Secret\ntype: bootstrap.kubernetes.io/token\n"
         f"metadata:\n  name: bootstrap-token-{token_id}\n  namespace: kube-system\n"
-        f"stringData:\n  token-id: {token_id}\n  token-secret: {token.split('.', 1)[1]}\n"
+        f"stringData:\n  token-id: {token_id}\n  token-secret: {token_secret}\n"
         f"  expiration: \"{_expiry(ttl)}\"\n"
         "  usage-bootstrap-authentication: \"true\"\n  usage-bootstrap-signing: \"true\"\n"
         "  auth-extra-groups: system:bootstrappers:kubeadm:default-node-token\n"
     )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(document)
-        _kubectl(["apply", "-f", path], kubeconfig=ADMIN_CONF)
-    finally:
-        os.unlink(path)
+    # On stdin, and created rather than applied: no file, no command line and no
+    # last-applied annotation ever holds the secret.
+    _kubectl(["create", "-f", "-"], kubeconfig=ADMIN_CONF, input_text=document)
+    return True
+
+
+def delete_token(token_id):
+    """
+    Delete the bootstrap token ``token_id``: once every host has joined, nothing may join with it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_kubernetes.delete_token abcdef
+    """
+    _kubectl(["-n", "kube-system", "delete", "secret", f"bootstrap-token-{token_id}", "--ignore-not-found"],
+             kubeconfig=ADMIN_CONF)
     return True
 
 

@@ -17,6 +17,9 @@ ADMIN_CONF = "/etc/kubernetes/admin.conf"
 TIMEOUT = 120
 
 
+FIELD_MANAGER = "saltsphere"
+
+
 def __virtual__():
     return __virtualname__
 
@@ -31,7 +34,17 @@ def _kubectl(args, kubeconfig, timeout=TIMEOUT):
         raise CommandExecutionError(f"kubectl {args[0]} did not finish within {timeout} s; is the API answering?")
 
 
-def differing(path, kubeconfig=ADMIN_CONF):
+# Server-side apply keeps no copy of the object in an annotation
+# (kubectl.kubernetes.io/last-applied-configuration): what a Secret or a
+# configuration with credentials holds stays in the object alone.
+SERVER_SIDE = ["--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}"]
+
+
+def _mode(server_side):
+    return SERVER_SIDE if server_side else []
+
+
+def differing(path, kubeconfig=ADMIN_CONF, server_side=False):
     """
     The objects of the manifest at ``path`` that are missing or differ in the cluster: ``["Kind/namespace/name"]``.
 
@@ -41,7 +54,7 @@ def differing(path, kubeconfig=ADMIN_CONF):
 
         salt-ssh master saltsphere_manifest.differing /etc/kubernetes/saltsphere/storage.yaml
     """
-    proc = _kubectl(["diff", "-f", path], kubeconfig)
+    proc = _kubectl(["diff", *_mode(server_side), "-f", path], kubeconfig)
     if proc.returncode == 0:
         return []
     if proc.returncode != 1:
@@ -55,7 +68,7 @@ def differing(path, kubeconfig=ADMIN_CONF):
     return names or ["(objects)"]
 
 
-def apply(path, kubeconfig=ADMIN_CONF):
+def apply(path, kubeconfig=ADMIN_CONF, server_side=False):
     """
     ``kubectl apply -f path``; returns kubectl's summary lines (one per object).
 
@@ -65,7 +78,7 @@ def apply(path, kubeconfig=ADMIN_CONF):
 
         salt-ssh master saltsphere_manifest.apply /etc/kubernetes/saltsphere/storage.yaml
     """
-    proc = _kubectl(["apply", "-f", path], kubeconfig)
+    proc = _kubectl(["apply", *_mode(server_side), "-f", path], kubeconfig)
     if proc.returncode != 0:
         raise CommandExecutionError(f"kubectl apply -f {path} failed: {proc.stderr.strip()[-1500:]}")
     return proc.stdout.strip().splitlines()

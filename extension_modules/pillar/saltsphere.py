@@ -2,9 +2,9 @@
 Give each host of the cluster its pillar: its roles, the cluster's topology and
 the validated config, under ``saltsphere``.
 
-Credentials from ``vars.yml`` reach control-plane hosts only; TLS material is
-issued on the taskbox (see :mod:`saltsphere.pki`) and each host receives only
-its own keys.  Kubernetes hosts also get the bundle's location and files,
+Credentials from ``vars.yml`` reach the first master only; TLS material is
+issued on the taskbox by the prepare step (:mod:`saltsphere.prepare`), and each
+host receives only its own keys.  Kubernetes hosts also get the bundle's location and files,
 their kubeadm configuration (:mod:`saltsphere.kube`); the first master gets
 the manifests it applies: calico, the storage classes, KubeSphere.
 
@@ -20,6 +20,7 @@ import salt.roster
 
 try:
     from saltsphere import calico, cluster, kube, kubesphere, pki, storage
+    from saltsphere.errors import ActionableError
 
     HAS_SALTSPHERE = True
 except ImportError:
@@ -36,23 +37,49 @@ def __virtual__():
     return __virtualname__
 
 
+# What each orchestration phase needs beyond its host's own facts; a run
+# outside the orchestration (the highstate, one role applied alone) gets all.
+_SIGNING_PHASES = (None, "kubernetes")       # the CA keys kubeadm signs with, the kubeadm file (bootstrap token)
+_MANIFEST_PHASES = {"calico": (None, "network"), "storage": (None, "storage"), "ks": (None, "ks")}
+
+
 def ext_pillar(minion_id, pillar, *args, **kwargs):
     """
-    Return the saltsphere pillar of ``minion_id``.
+    Return the saltsphere pillar of ``minion_id``, read from what the prepare step made; never creates anything.
+
+    The orchestration's phases say which one they are (``saltsphere_orchestration:phase``): CA keys and the
+    bootstrap token reach a master only in the phase that signs with them, manifests with secrets only in
+    the phase that applies them.  When the prepare step has not run, ``_errors`` says so, and every state
+    run stops with that message.
     """
     hosts_ini = salt.roster.get_roster_file(__opts__)
     loaded = cluster.load_cached(hosts_ini, __opts__.get("saltsphere_vars"))
+    phase = (pillar.get("saltsphere_orchestration") or {}).get("phase")
     data = loaded.pillar(minion_id)
     spec = loaded.hosts.get(minion_id)
-    if spec is not None:
-        tls = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)
-        data["saltsphere"].update(tls.get("saltsphere", {}))
-        bundle = kube.bundle_pillar(loaded, spec)
-        data["saltsphere"]["bundle"] = bundle
-        kubernetes_pki = data["saltsphere"].get("kubernetes_pki")
-        if kubernetes_pki:
-            data["saltsphere"].update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
-        data["saltsphere"].update(calico.host_pillar(loaded, spec, bundle))
-        data["saltsphere"].update(storage.host_pillar(loaded, spec))
-        data["saltsphere"].update(kubesphere.host_pillar(loaded, spec))
+    if spec is None:
+        return data
+    own = data["saltsphere"]
+    try:
+        tls = pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip,
+                              with_ca_keys=phase in _SIGNING_PHASES)
+    except pki.PKIError as exc:
+        return {**data, "_errors": [f"saltsphere: {exc}"]}
+    own.update(tls.get("saltsphere", {}))
+    bundle = kube.bundle_pillar(loaded, spec)
+    own["bundle"] = bundle
+    kubernetes_pki = own.get("kubernetes_pki")
+    if kubernetes_pki:
+        own.update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
+        if phase not in _SIGNING_PHASES:
+            own["kubernetes"].pop("kubeadm_config", None)
+            kubernetes_pki.pop("token", None)
+    try:
+        if phase in _MANIFEST_PHASES["calico"]:
+            own.update(calico.host_pillar(loaded, spec, bundle))
+        own.update(storage.host_pillar(loaded, spec, with_manifest=phase in _MANIFEST_PHASES["storage"]))
+        if phase in _MANIFEST_PHASES["ks"]:
+            own.update(kubesphere.host_pillar(loaded, spec))
+    except ActionableError as exc:
+        return {**data, "_errors": [f"saltsphere: {exc}"]}
     return data

@@ -1,14 +1,16 @@
 """
-The cluster's certificates, issued on the taskbox.
+The cluster's certificates on the taskbox: list them, or import the hosts' PKI.
 
-The ext_pillar issues what a host needs when that host's pillar is compiled;
-this runner issues everything at once (to prepare a cluster, or after adding
-hosts) and lists what is there.  Keys never leave the state directory through
-it: it returns paths, subjects and expiry dates only.
+Certificates are issued by the prepare step (``salt-run saltsphere.prepare``,
+the first step of every orchestration).  ``list`` shows what is there (paths,
+subjects and expiry dates; never a key).  ``import`` takes the cluster's CAs
+and certificates back from its hosts onto a taskbox that lost
+``.saltsphere/`` — instead of a new CA the hosts would reject.
 
 .. code-block:: bash
 
-    salt-run saltsphere_pki.ensure
+    salt-run saltsphere_pki.list
+    salt-run saltsphere_pki.import
 """
 
 import salt.roster
@@ -16,13 +18,15 @@ import salt.roster
 try:
     from cryptography import x509
 
-    from saltsphere import cluster, pki
+    from saltsphere import cluster, hostpki, pki, sshcall
+    from saltsphere.errors import ActionableError
 
     HAS_SALTSPHERE = True
 except ImportError:
     HAS_SALTSPHERE = False
 
 __virtualname__ = "saltsphere_pki"
+__func_alias__ = {"import_": "import", "list_": "list"}
 
 
 def __virtual__():
@@ -31,22 +35,22 @@ def __virtual__():
     return __virtualname__
 
 
-def ensure():
+def _loaded():
+    return cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
+
+
+def list_():
     """
-    Issue every certificate the inventory calls for (existing ones are kept) and list them.
+    Every certificate of the cluster on the taskbox: ``{path: {subject, expires}}``.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run saltsphere_pki.ensure
+        salt-run saltsphere_pki.list
     """
-    loaded = cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
-    for spec in loaded.hosts.values():
-        pki.host_pillar(loaded.directory, spec.name, spec.roles, spec.ip)
-    pki.admin_client(loaded.directory)
     listing = {}
-    for path in sorted((pki.state_dir(loaded.directory) / "pki").rglob("*.crt")):
+    for path in sorted(pki.pki_dir_of(_loaded().directory).rglob("*.crt")):
         cert = x509.load_pem_x509_certificate(path.read_bytes())
         listing[str(path)] = {
             "subject": cert.subject.rfc4514_string(),
@@ -55,17 +59,37 @@ def ensure():
     return listing
 
 
-def kubeconfig():
+def import_(source=None, ignore_host_keys=None):
     """
-    Write the administrator's kubeconfig for this cluster on the taskbox (0600) and return its path.
+    Copy the cluster's CAs (with the keys the masters hold) and the etcd members' certificates from the hosts.
+
+    source
+        The master to take the Kubernetes CAs from (default: the first of
+        [kube-master]).
+
+    The etcd CA's key never leaves the taskbox, so it cannot be imported:
+    etcd certificates are then used as they are while valid, and issuing new
+    ones (a new member, a renewal) needs that key from a backup.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-run saltsphere_pki.kubeconfig
+        salt-run saltsphere_pki.import
+        salt-run saltsphere_pki.import source=master2
     """
-    from saltsphere import kube
-
-    loaded = cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
-    return str(pki.write_admin_kubeconfig(loaded.directory, f"https://{kube.endpoint_from_taskbox(loaded)}"))
+    loaded = _loaded()
+    try:
+        plan = hostpki.import_plan(loaded, source)
+        contents = {}
+        for host, files in plan.items():
+            answer = sshcall.call(__opts__, loaded, "saltsphere_certs.read", kwarg={"paths": sorted(files)},
+                                  targets=[host], ignore_host_keys=ignore_host_keys)
+            contents[host] = answer.get(host)
+        written = hostpki.write_import(loaded, plan, contents)
+    except ActionableError as exc:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": str(exc)}
+    return {"result": True, "imported": written,
+            "comment": f"imported {len(written)} files into {pki.pki_dir_of(loaded.directory)}; the etcd CA's key "
+                       "is not on any host: etcd certificates are used as they are until they need renewing"}

@@ -1,7 +1,11 @@
 """
 Kubernetes on a host: the cluster initialised on the first master, every other
-host joined, the bootstrap token kept alive, and the CNI bridge network with
-routes between the nodes' pod ranges.
+host joined, the bootstrap token present only while a host has to join, and
+the CNI bridge network with routes between the nodes' pod ranges.
+
+kubeadm's configuration file holds the bootstrap token: it exists only until
+kubeadm has used it (``kubeadm_config``, and ``initialized``/``joined``
+remove it once kubeadm succeeded).
 
 .. code-block:: yaml
 
@@ -42,6 +46,62 @@ def _fail(ret, comment):
     return ret
 
 
+def _write_private(path, text):
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _used(path):
+    """kubeadm has used its configuration: it goes, with the token in it."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def kubeadm_config(name, contents_pillar):
+    """
+    kubeadm's configuration of this host (from the pillar key ``contents_pillar``) while kubeadm still has to run.
+
+    It holds the bootstrap token: root only, never shown, and removed from a host
+    that has joined (or initialised) the cluster.
+    """
+    ret = _ret(name)
+    if __salt__["saltsphere_kubernetes.state"]() in ("initialized", "joined"):
+        if not os.path.exists(name):
+            ret["comment"] = "kubeadm has run on this host; its configuration is not kept"
+            return ret
+        if __opts__["test"]:
+            ret.update(result=None, changes={name: "removed"}, comment=f"{name} would be removed: kubeadm has run")
+            return ret
+        _used(name)
+        ret.update(changes={name: "removed"}, comment=f"{name} removed: kubeadm has run, the token it held goes")
+        return ret
+    contents = __salt__["pillar.get"](contents_pillar)
+    if not contents:
+        return _fail(ret, f"no pillar {contents_pillar}: this phase does not carry kubeadm's configuration; apply "
+                          "the kubernetes role (or the kubesphere.kubernetes phase)")
+    try:
+        with open(name) as handle:
+            if handle.read() == contents:
+                ret["comment"] = f"{name} is up to date"
+                return ret
+    except FileNotFoundError:
+        pass
+    if __opts__["test"]:
+        ret.update(result=None, changes={name: "written"}, comment=f"{name} would be written (contents not shown)")
+        return ret
+    _write_private(name, contents)
+    ret.update(changes={name: "written (contents not shown: it holds the bootstrap token)"},
+               comment=f"{name} written for kubeadm")
+    return ret
+
+
 def initialized(name, endpoint, args=(), wait=300):
     """
     Ensure this host runs the cluster's first control plane, made by ``kubeadm init --config name``.
@@ -68,6 +128,7 @@ def initialized(name, endpoint, args=(), wait=300):
         output = __salt__["saltsphere_kubernetes.kubeadm"]("init", name, list(args), resume=current == "partial")
     except CommandExecutionError as exc:
         return _fail(ret, f"{exc}\nFix the cause and run again: the next run resumes from here.")
+    _used(name)
     ok, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=wait)
     if not ok:
         return _fail(ret, f"kubeadm init finished but the API at {endpoint} did not answer within {wait} s ({problem})")
@@ -100,30 +161,61 @@ def joined(name, endpoint, control_plane=False, args=(), wait=300):
         output = __salt__["saltsphere_kubernetes.kubeadm"]("join", name, list(args), resume=current == "partial")
     except CommandExecutionError as exc:
         return _fail(ret, f"{exc}\nFix the cause and run again: the next run resumes from here.")
+    _used(name)
     kind = "control plane" if control_plane else "node"
     ret["changes"] = {"kubeadm": {"old": current, "new": f"joined as {kind}"}}
     ret["comment"] = f"joined the cluster at {endpoint} as a {kind}\n{output}"
     return ret
 
 
-def bootstrap_token(name, ttl="24h0m0s"):
+def _pending(needed_by, wait):
+    """The hosts of ``needed_by`` that are not nodes yet, waiting up to ``wait`` seconds for them."""
+    deadline = time.monotonic() + float(wait or 0)
+    while True:
+        members = __salt__["saltsphere_kubernetes.nodes"]()
+        pending = [host for host in needed_by if host not in members]
+        if not pending or __opts__["test"] or time.monotonic() >= deadline:
+            return pending
+        time.sleep(5)
+
+
+def bootstrap_token(name, needed_by=(), ttl="24h0m0s", create=True, wait=0):
     """
-    Ensure the bootstrap token with id ``name`` (its secret comes from the pillar) exists, so nodes
-    added after the first one expired can still join.
+    The bootstrap token with id ``name`` exists exactly while a host of ``needed_by`` has still to join.
+
+    needed_by
+        The hosts that must be nodes of the cluster (every master and node of hosts.ini).
+    create
+        Make the token (its secret comes from the pillar) when a host has to join; with False, a missing
+        token is left missing and only the removal applies.
+    wait
+        Seconds to wait for pending hosts before deciding (the highstate: they join while this runs); a host
+        still missing then keeps the token.
     """
     ret = _ret(name)
     try:
-        if __salt__["saltsphere_kubernetes.token_listed"](name):
-            ret["comment"] = f"bootstrap token {name} exists"
+        pending = _pending(list(needed_by), wait)
+        listed = __salt__["saltsphere_kubernetes.token_listed"](name)
+        if pending and (listed or not create):
+            ret["comment"] = f"bootstrap token {name} {'kept' if listed else 'not made'}: {', '.join(pending)} " \
+                             "still to join"
             return ret
+        if not pending and not listed:
+            ret["comment"] = f"every host has joined; no bootstrap token {name}"
+            return ret
+        action = "created" if pending else "deleted"
         if __opts__["test"]:
-            ret.update(result=None, changes={name: "created"}, comment=f"bootstrap token {name} would be created")
+            ret.update(result=None, changes={name: action}, comment=f"bootstrap token {name} would be {action}")
             return ret
-        __salt__["saltsphere_kubernetes.create_token"](ttl)
+        if pending:
+            __salt__["saltsphere_kubernetes.create_token"](ttl)
+            ret["changes"] = {name: {"old": None, "new": f"valid for {ttl}, for {', '.join(pending)}"}}
+        else:
+            __salt__["saltsphere_kubernetes.delete_token"](name)
+            ret["changes"] = {name: {"old": "present", "new": None}}
     except CommandExecutionError as exc:
         return _fail(ret, str(exc))
-    ret["changes"] = {name: {"old": None, "new": f"valid for {ttl}"}}
-    ret["comment"] = f"bootstrap token {name} created"
+    ret["comment"] = f"bootstrap token {name} {action}"
     return ret
 
 

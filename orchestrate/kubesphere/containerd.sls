@@ -1,5 +1,8 @@
 {#- Phase: the container runtime on every Kubernetes host, all at once. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 
 kubesphere-containerd-salt-state:
   salt.state:
@@ -8,3 +11,4 @@ kubesphere-containerd-salt-state:
     - ssh: True
     - sls: containerd
     - failhard: True
+{{ phase_pillar('containerd') }}

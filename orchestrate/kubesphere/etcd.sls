@@ -2,7 +2,10 @@
     until it is healthy again (or, while the cluster is still forming, goes
     straight on), so a change that restarts etcd never takes down more than
     one member at once.  Then the whole cluster must be healthy. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 
 {%- for member in cluster.etcd %}
 
@@ -12,6 +15,7 @@ kubesphere-etcd-salt-state-{{ member }}:
     - ssh: True
     - sls: etcd
     - failhard: True
+{{ phase_pillar('etcd') }}
     {%- if not loop.first %}
     - require:
       - salt: kubesphere-etcd-salt-state-{{ loop.previtem }}
@@ -24,5 +28,6 @@ kubesphere-etcd-salt-state-cluster-healthy:
     - ssh: True
     - sls: etcd.cluster
     - failhard: True
+{{ phase_pillar('etcd') }}
     - require:
       - salt: kubesphere-etcd-salt-state-{{ cluster.etcd | last }}

@@ -2,7 +2,10 @@
     default class).  The first master applies the installer and its
     ClusterConfiguration; the installer then deploys KubeSphere inside the
     cluster, which the taskbox follows through the console's NodePort. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 
 kubesphere-ks-salt-state:
   salt.state:
@@ -11,7 +14,4 @@ kubesphere-ks-salt-state:
     - ssh: True
     - sls: ks
     - failhard: True
-    # The kubernetes phase converged the role already (salt/kubernetes/after.jinja).
-    - pillar:
-        saltsphere_orchestration:
-          kubernetes_converged: True
+{{ phase_pillar('ks') }}

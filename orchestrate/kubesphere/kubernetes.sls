@@ -2,7 +2,10 @@
     images, kubelet, load balancer, certificates, kubeadm configuration); the
     first master initialises the cluster; the other masters join one at a time;
     then the nodes join together. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 {%- set first = cluster.masters[0] %}
 {%- set workers = cluster.nodes | reject('in', cluster.masters) | list %}
 
@@ -13,6 +16,7 @@ kubesphere-kubernetes-prepare-salt-state:
     - ssh: True
     - sls: kubernetes.prepare
     - failhard: True
+{{ phase_pillar('kubernetes') }}
 
 kubesphere-kubernetes-init-salt-state:
   salt.state:
@@ -21,6 +25,7 @@ kubesphere-kubernetes-init-salt-state:
     - ssh: True
     - sls: kubernetes.control_plane
     - failhard: True
+{{ phase_pillar('kubernetes') }}
     - require:
       - salt: kubesphere-kubernetes-prepare-salt-state
 {%- set previous = 'kubesphere-kubernetes-init-salt-state' %}
@@ -34,6 +39,7 @@ kubesphere-kubernetes-join-master-{{ master }}-salt-state:
     - ssh: True
     - sls: kubernetes.control_plane
     - failhard: True
+{{ phase_pillar('kubernetes') }}
     - require:
       - salt: {{ previous }}
 {%-   set previous = 'kubesphere-kubernetes-join-master-' ~ master ~ '-salt-state' %}
@@ -47,13 +53,7 @@ kubesphere-kubernetes-join-nodes-salt-state:
     - ssh: True
     - sls: kubernetes.node
     - failhard: True
+{{ phase_pillar('kubernetes') }}
     - require:
       - salt: {{ previous }}
 {%- endif %}
-
-{#- kubectl on the taskbox: .saltsphere/admin.conf (0600). #}
-kubesphere-kubernetes-kubeconfig-salt-runner:
-  salt.runner:
-    - name: saltsphere_pki.kubeconfig
-    - require:
-      - salt: {{ 'kubesphere-kubernetes-join-nodes-salt-state' if workers else previous }}

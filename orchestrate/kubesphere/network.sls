@@ -1,5 +1,8 @@
 {#- Phase: the pod network (kube_network_plugin) on every Kubernetes host, all at once. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 
 kubesphere-network-salt-state:
   salt.state:
@@ -8,7 +11,4 @@ kubesphere-network-salt-state:
     - ssh: True
     - sls: network
     - failhard: True
-    # The kubernetes phase converged the role already (salt/kubernetes/after.jinja).
-    - pillar:
-        saltsphere_orchestration:
-          kubernetes_converged: True
+{{ phase_pillar('network') }}

@@ -1,5 +1,8 @@
 {#- Phase: the OS baseline on every host, all at once. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 
 kubesphere-os-salt-state:
   salt.state:
@@ -8,3 +11,4 @@ kubesphere-os-salt-state:
     - ssh: True
     - sls: os
     - failhard: True
+{{ phase_pillar('os') }}

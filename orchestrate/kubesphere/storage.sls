@@ -1,7 +1,10 @@
 {#- Phase: storage, after the network.  Every Kubernetes host gets the mount
     tools of the enabled classes; the first master applies the classes and
     their provisioners. #}
-{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- from 'kubesphere/map.jinja' import cluster, phase_pillar with context %}
+
+include:
+  - kubesphere.prepare
 
 kubesphere-storage-salt-state:
   salt.state:
@@ -10,7 +13,4 @@ kubesphere-storage-salt-state:
     - ssh: True
     - sls: storage
     - failhard: True
-    # The kubernetes phase converged the role already (salt/kubernetes/after.jinja).
-    - pillar:
-        saltsphere_orchestration:
-          kubernetes_converged: True
+{{ phase_pillar('storage') }}

@@ -1,6 +1,9 @@
 {#- A gate for the orchestration's etcd phase: every member healthy. #}
 {%- from 'etcd/map.jinja' import etcd with context %}
 
+include:
+  - transport.wipe
+
 etcd-cluster-saltsphere-etcd-cluster-healthy:
   saltsphere_etcd.cluster_healthy:
     - name: etcd

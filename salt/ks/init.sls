@@ -40,6 +40,8 @@ ks-saltsphere-manifest-applied-manifest:
   saltsphere_manifest.applied:
     - name: {{ ks.manifest }}
     - kubeconfig: {{ ks.kubeconfig }}
+    # The ClusterConfiguration holds the JWT secret: no last-applied copy of it.
+    - server_side: True
     - retry:
         attempts: 10
         interval: 3

@@ -16,10 +16,12 @@ kubernetes-control-plane-saltsphere-kubernetes-initialized:
     - require:
       - sls: kubernetes.prepare
 
-{#- kubeadm's own token lives 24 h; nodes added later join with the same one. #}
+{#- The token exists while a host of hosts.ini has still to join (made again
+    for hosts added later), and goes once every one is a node (kubernetes.token). #}
 kubernetes-control-plane-saltsphere-kubernetes-bootstrap-token:
   saltsphere_kubernetes.bootstrap_token:
     - name: {{ cluster.token_id }}
+    - needed_by: {{ cluster.nodes | json }}
     - require:
       - saltsphere_kubernetes: kubernetes-control-plane-saltsphere-kubernetes-initialized
 {%- set joined = 'kubernetes-control-plane-saltsphere-kubernetes-initialized' %}

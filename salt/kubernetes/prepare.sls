@@ -2,6 +2,7 @@
 {%- from 'kubernetes/map.jinja' import cluster with context %}
 
 include:
+  - transport.wipe
   - kubernetes.binaries
   - kubernetes.images
   - kubernetes.kubelet

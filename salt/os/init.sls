@@ -1,4 +1,5 @@
 include:
+  - transport.wipe
   - .packages
   - .swap
   - .kernel

@@ -23,6 +23,8 @@ storage-classes-saltsphere-manifest-applied:
   saltsphere_manifest.applied:
     - name: {{ storage.manifest }}
     - kubeconfig: {{ storage.kubeconfig }}
+    # The classes' Secrets: no last-applied copy of them.
+    - server_side: True
     - require:
       - file: storage-classes-file-managed-manifest
       - sls: {{ kubernetes_sls }}

@@ -119,6 +119,29 @@ def cmd_init(args) -> int:
     return 0
 
 
+def cmd_pki_import(args) -> int:
+    """A front over ``salt-run saltsphere_pki.import``: the hosts' PKI back onto this taskbox."""
+    from saltsphere import installer
+
+    loaded = _load(args)
+    clusterdir.init(loaded.directory, loaded.hosts_ini)
+    argv = [installer.salt_run(), "--saltfile", os.path.join(loaded.directory, "Saltfile"), "--out=json",
+            "saltsphere_pki.import"]
+    if args.source:
+        argv.append(f"source={args.source}")
+    code, out, err = installer.run_group(argv, loaded.directory, installer.PHASE_TIMEOUT)
+    try:
+        result = installer.parse_json_stream(out).get("return", {})
+    except ValueError:
+        result = {}
+    if not isinstance(result, dict) or "result" not in result:
+        raise ActionableError(f"salt-run printed no result (exit {code}): {(err or out).strip()[-1500:]}")
+    print(result["comment"], file=sys.stdout if result["result"] else sys.stderr)
+    for path in result.get("imported", []):
+        print(f"  {path}")
+    return 0 if result["result"] else 1
+
+
 def cmd_paths(args) -> int:
     root = paths.project_root()
     print(f"file_roots:   {root / 'salt'}")
@@ -153,6 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--example", action="store_true",
                       help="also copy the example hosts.ini and vars.yml if DIR has none")
     init.set_defaults(func=cmd_init)
+
+    pki_parser = sub.add_parser("pki", help="the cluster's PKI on this taskbox")
+    pki_sub = pki_parser.add_subparsers(dest="pki_command", metavar="COMMAND")
+    pki_sub.required = True
+    pki_import = pki_sub.add_parser("import", help="take the cluster's CAs back from its hosts (a lost .saltsphere/)")
+    _inventory_args(pki_import)
+    pki_import.add_argument("--from", dest="source", metavar="HOST",
+                            help="the master to take the Kubernetes CAs from (default: the first of [kube-master])")
+    pki_import.set_defaults(func=cmd_pki_import)
 
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
     where.set_defaults(func=cmd_paths)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from saltsphere.problems import InvalidInput
 PHASES = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "storage", "ks")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_NOT_RUNNING = 0, 1, 2, 3
 PHASE_TIMEOUT = 3600
+KILL_GRACE = 10
 DEFAULT_WAIT = 1800
 REPORT_EVERY = 30
 PROBE_EVERY = 5
@@ -47,6 +49,8 @@ class PhaseResult:
     failed: tuple = ()
     # The first failure, as the state or runner that failed put it.
     comment: str = ""
+    # Checks that failed (preflight): {host, check, detail, fix}.
+    rows: tuple = ()
 
 
 def parse_json_stream(text: str) -> dict:
@@ -98,7 +102,7 @@ def phase_result(data: dict, hosts=()) -> PhaseResult:
     ``hosts`` are the cluster's hosts: a runner that checks all of them
     (preflight) names only the failing ones.
     """
-    done, failed, comments, ok = [], [], [], True
+    done, failed, comments, rows, ok = [], [], [], [], True
     for returner in (data.get("data", data) or {}).values():
         if not isinstance(returner, dict):
             # The orchestration itself did not render.
@@ -112,13 +116,15 @@ def phase_result(data: dict, hosts=()) -> PhaseResult:
             ok = ok and not step_failed
             changes = step.get("changes") or {}
             found = []
-            if isinstance(changes.get("return"), dict) and "failures" in changes["return"]:
-                ret = changes["return"]
-                bad = [f.get("host") for f in ret["failures"] if isinstance(f, dict) and f.get("host")]
-                failed += bad
-                done += [h for h in hosts if h not in bad]
+            if isinstance(step.get("failures"), list):
+                # A check of every host (preflight): only the failing ones are named.
+                bad = [f for f in step["failures"] if isinstance(f, dict) and f.get("host")]
+                rows += bad
+                failed += [f["host"] for f in bad]
+                done += [h for h in hosts if h not in failed]
                 if step_failed:
-                    comments.append(str(ret.get("comment") or comment))
+                    summary = comment.strip().splitlines()[-1] if comment.strip() else ""
+                    comments.append(summary or "preflight failed")
                 continue
             for host, states in (changes.get("ret") or {}).items():
                 problem = _host_failure(states)
@@ -139,7 +145,8 @@ def phase_result(data: dict, hosts=()) -> PhaseResult:
     done = [h for h in dict.fromkeys(done) if h not in failed]
     ok = ok and not failed
     first = comments[0] if comments else ("" if ok else "the orchestration failed without a comment")
-    return PhaseResult(ok=ok, done=tuple(done), failed=tuple(failed), comment="" if ok else first)
+    return PhaseResult(ok=ok, done=tuple(done), failed=tuple(failed), comment="" if ok else first,
+                       rows=tuple(rows))
 
 
 def outcome(returncode, stdout, stderr, hosts=()) -> PhaseResult:
@@ -167,30 +174,64 @@ def progress_line(index, total, phase, result: PhaseResult, seconds) -> str:
 
 def failure_message(phase, result: PhaseResult) -> str:
     where = f" on {', '.join(result.failed)}" if result.failed else ""
-    return (f"phase {phase} failed{where}:\n  {result.comment}\n"
-            "Fix the cause and run the same command again: every phase converges.")
+    lines = [f"phase {phase} failed{where}:", f"  {result.comment}"]
+    for row in result.rows:
+        lines.append(f"  {row.get('host')} {row.get('check')}: {row.get('detail')}")
+        if row.get("fix"):
+            lines.append(f"      fix: {row['fix']}")
+    lines.append("Fix the cause and run the same command again: every phase converges.")
+    return "\n".join(lines)
 
 
 # --- running salt-run ---------------------------------------------------------
 
 
-def _salt_run() -> str:
+def salt_run() -> str:
     sibling = Path(sys.executable).parent / "salt-run"
     return str(sibling) if sibling.exists() else shutil.which("salt-run") or "salt-run"
+
+
+def run_group(argv, cwd, timeout, grace=KILL_GRACE):
+    """Run ``argv`` in a process group of its own: ``(returncode, stdout, stderr)``, returncode None on timeout.
+
+    On timeout the whole group is stopped (SIGTERM, then SIGKILL after
+    ``grace`` seconds): salt-run's ssh sessions end with it, so nothing it
+    started goes on to race the next run.
+    """
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        _stop_group(proc, grace)
+        out, err = proc.communicate()
+        return None, out or "", f"{os.path.basename(argv[0])} did not finish within {timeout} s and was stopped " \
+                                f"with everything it started; {(err or '').strip()[-500:]}"
+
+
+def _stop_group(proc, grace):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    # salt-run may be gone while the ssh sessions it started are not.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def run_phase(cluster_directory, phase, timeout=PHASE_TIMEOUT):
     """``salt-run state.orchestrate kubesphere.<phase>`` for the cluster: ``(returncode, stdout, stderr)``."""
     directory = Path(cluster_directory)
-    argv = [_salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
+    argv = [salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
             "state.orchestrate", f"kubesphere.{phase}"]
-    try:
-        proc = subprocess.run(argv, cwd=directory, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        return None, out, f"salt-run did not finish within {timeout} s"
-    return proc.returncode, proc.stdout, proc.stderr
+    return run_group(argv, directory, timeout)
 
 
 def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> bool:
@@ -417,7 +458,7 @@ def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_probl
         print("Kubernetes is installed and every phase converged, but KubeSphere is not running yet; see "
               "`kubectl -n kubesphere-system logs deploy/ks-installer`.", file=out)
         return EXIT_NOT_RUNNING
-    text = kubesphere.banner(url, kubesphere.ensure_admin_password(directory, config["ks_admin_password"]))
+    text = kubesphere.banner(url, kubesphere.admin_password(directory, config["ks_admin_password"]))
     write_running(directory, text)
     print(text, end="", file=out)
     return EXIT_OK

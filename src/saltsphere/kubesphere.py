@@ -6,9 +6,10 @@ deploys everything that object enables.  The first master therefore receives
 the installer, its RBAC and that object, preceded by what they live in (the
 namespace and the object's CRD).
 
-The administrator's password and the console's JWT secret are made here once
-and kept in the cluster's private state directory; the installer never
-receives its default password.
+The administrator's password and the console's JWT secret are made once by
+the prepare step and kept in the cluster's private state directory; the
+cluster receives the password only as a bcrypt hash, and the installer never
+its default password.
 """
 
 import dataclasses
@@ -29,7 +30,10 @@ NAMESPACE = "kubesphere-system"
 INSTALLER = "ks-installer"
 ADMIN = "admin"
 ADMIN_PASSWORD_FILE = "ks-admin-password"
+# What the cluster receives instead of the password.
+ADMIN_PASSWORD_HASH_FILE = "ks-admin-password.bcrypt"
 JWT_SECRET_FILE = "ks-jwt-secret"
+BCRYPT_ROUNDS = 10
 ETCD_CLIENT_PORT = 2379
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -199,6 +203,43 @@ def ensure_jwt_secret(cluster_directory) -> str:
                         lambda: "".join(secrets.choice(_ALPHABET) for _ in range(JWT_SECRET_LENGTH)))
 
 
+def ensure_admin_password_hash(cluster_directory, password) -> str:
+    """The bcrypt hash of ``password`` the cluster gets, kept until the password changes (a hash is salted)."""
+    import bcrypt
+
+    path = pki.state_dir(cluster_directory) / ADMIN_PASSWORD_HASH_FILE
+    with pki.locked(path.parent):
+        if path.is_file():
+            kept = path.read_text(encoding="utf-8").strip().encode()
+            try:
+                if bcrypt.checkpw(password.encode(), kept):
+                    return kept.decode()
+            except ValueError:  # not a bcrypt hash: make it again
+                pass
+        # "2a": the prefix KubeSphere's Go bcrypt has always read.
+        made = bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS, prefix=b"2a")).decode()
+        pki.write_private(path, made.encode() + b"\n", 0o600)
+        return made
+
+
+def _kept(cluster_directory, name) -> str:
+    path = pki.pki_dir_of(cluster_directory).parent / name
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        value = ""
+    if not value:
+        raise ActionableError(f"the taskbox has no {path}; {pki.PREPARE_HINT}")
+    return value
+
+
+def admin_password(cluster_directory, configured) -> str:
+    """The administrator's password for the banner: ``ks_admin_password``, or the one prepare made (read only)."""
+    if configured and str(configured).strip():
+        return str(configured).strip()
+    return _kept(cluster_directory, ADMIN_PASSWORD_FILE)
+
+
 def _crd() -> dict:
     preserve = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     return {
@@ -330,8 +371,8 @@ def host_pillar(cluster, spec) -> dict:
         items = objects(
             config,
             storage.default_class(config) or "",
-            ensure_jwt_secret(cluster.directory),
-            ensure_admin_password(cluster.directory, config["ks_admin_password"]),
+            _kept(cluster.directory, JWT_SECRET_FILE),
+            _kept(cluster.directory, ADMIN_PASSWORD_HASH_FILE),
             etcd_ips=[member.ip for member in cluster.role_members(ETCD)],
             masters=len(masters),
         )

@@ -13,10 +13,14 @@ Layout under ``<cluster dir>/.saltsphere/pki`` (directories 0700, keys 0600)::
     kubernetes/bootstrap-token               the token nodes join with (``<id>.<secret>``)
     kubernetes/admin.crt .key                the operators' client certificate (system:masters)
 
-Every function is idempotent: an existing certificate is reused as long as it
-is signed by the current CA, names what it must name and is not close to
-expiry; otherwise only that certificate is issued again.  Adding a member
-never touches the others.
+Only :func:`issue` (called by the prepare step) writes here; pillar and
+status read through :func:`host_pillar`, :func:`admin_client` and
+:func:`admin_kubernetes_client`, which never create anything.  Issuing is
+idempotent: an existing certificate is reused as long as it is signed by the
+current CA, names what it must name and is not close to expiry; otherwise only
+that certificate is issued again.  Adding a member never touches the others.
+A CA is made only when the caller has checked that no host holds one, and is
+never replaced.
 """
 
 import contextlib
@@ -35,6 +39,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from saltsphere.errors import ActionableError
 
 CA_DAYS = 3650
 CERT_DAYS = 825
@@ -62,7 +68,8 @@ def state_dir(cluster_directory) -> Path:
     return path
 
 
-def _write_private(path: Path, data: bytes, mode: int):
+def write_private(path: Path, data: bytes, mode: int):
+    """Write ``data`` to ``path`` atomically with ``mode``, its directory 0700."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -117,20 +124,38 @@ def _builder(subject, issuer, public_key, days, is_ca):
     )
 
 
-def ensure_ca(directory: Path, common_name: str, name: str = "ca", algorithm: str = "ec") -> Pair:
+class PKIError(ActionableError):
+    """A certificate cannot be made or read as asked; the message names it and the fix."""
+
+
+PREPARE_HINT = "run `salt-run saltsphere.prepare` (the orchestration and ./install.sh run it first)"
+
+
+def ensure_ca(directory: Path, common_name: str, name: str = "ca", algorithm: str = "ec", create=False) -> Pair:
+    """The CA ``name`` of ``directory``; made only when missing and ``create`` says no host holds one.
+
+    A CA is never replaced here: hosts trust it, and a new one would make the
+    cluster's members reject each other.  A CA certificate without its key
+    (imported from the hosts) is used as it is: certificates it signed stay
+    valid, and only issuing new ones fails.
+    """
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
-    cert, _ = _load(pair)
-    if cert is not None and cert.not_valid_after_utc - _now() > RENEW_BEFORE:
+    if pair.cert_path.is_file():
         return pair
+    if pair.key_path.is_file():
+        raise PKIError(f"{pair.key_path} has no certificate beside it ({pair.cert_path.name}); restore the file "
+                       f"from a backup of .saltsphere/, or import the cluster's CA with `saltsphere pki import`")
+    if not create:
+        raise PKIError(f"the CA {common_name} is not on this taskbox ({pair.cert_path} is missing); {PREPARE_HINT}")
     key = _new_key(algorithm)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
-        _builder(name, name, key.public_key(), CA_DAYS, is_ca=True)
+        _builder(subject, subject, key.public_key(), CA_DAYS, is_ca=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(pair.key_path, _key_pem(key), 0o600)
-    _write_private(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_private(pair.key_path, _key_pem(key), 0o600)
+    write_private(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return pair
 
 
@@ -174,11 +199,16 @@ def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, 
                 organization=None) -> Pair:
     """A certificate signed by ``ca``, issued only if missing or no longer right."""
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
-    ca_cert, ca_key = _load(ca)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_path.read_bytes())
     sans = _sans(dns_names, ip_addresses)
     cert, _ = _load(pair)
     if cert is not None and _is_current(cert, ca_cert, common_name, sans, usages, organization):
         return pair
+    if not ca.key_path.is_file():
+        raise PKIError(f"cannot issue {pair.cert_path}: the key of the CA {ca_cert.subject.rfc4514_string()} is not "
+                       f"on this taskbox ({ca.key_path}); certificates it signed are used as long as they are valid, "
+                       "new ones need the key: restore .saltsphere/ from a backup")
+    ca_key = serialization.load_pem_private_key(ca.key_path.read_bytes(), password=None)
     key = _new_key()
     builder = (
         _builder(_subject(common_name, organization), ca_cert.subject, key.public_key(), CERT_DAYS, is_ca=False)
@@ -186,32 +216,56 @@ def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, 
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
     )
     cert = builder.sign(ca_key, hashes.SHA256())
-    _write_private(pair.key_path, _key_pem(key), 0o600)
-    _write_private(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_private(pair.key_path, _key_pem(key), 0o600)
+    write_private(pair.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return pair
 
 
 SERVER_AND_CLIENT = (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
 CLIENT = (ExtendedKeyUsageOID.CLIENT_AUTH,)
 
+# The CAs of a cluster: (directory under pki/, file name, common name, key algorithm).
+CAS = {
+    "etcd-ca": ("etcd", "ca", "etcd-ca", "ec"),
+    "kubernetes": ("kubernetes", "ca", "kubernetes", "rsa"),
+    "front-proxy-ca": ("kubernetes", "front-proxy-ca", "front-proxy-ca", "rsa"),
+}
 
-def etcd_member(pki_dir: Path, name: str, ip: str) -> dict:
+
+def ca(pki_dir: Path, kind: str, create=False) -> Pair:
+    directory, name, common_name, algorithm = CAS[kind]
+    return ensure_ca(pki_dir / directory, common_name, name=name, algorithm=algorithm, create=create)
+
+
+def missing_cas(pki_dir: Path) -> list:
+    """The CAs whose certificate is not on this taskbox."""
+    return [kind for kind, (directory, name, _, _) in CAS.items()
+            if not (pki_dir / directory / f"{name}.crt").is_file()]
+
+
+def fingerprint(pem: str | bytes) -> str:
+    """sha256 of a PEM certificate's DER, as hex: how a CA on a host is compared with the taskbox's."""
+    data = pem.encode() if isinstance(pem, str) else pem
+    cert = x509.load_pem_x509_certificate(data)
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def etcd_member(pki_dir: Path, name: str, ip: str, create_ca=False) -> dict:
     """The etcd CA and one member's peer and server pairs."""
     directory = pki_dir / "etcd"
-    ca = ensure_ca(directory, "etcd-ca")
+    authority = ca(pki_dir, "etcd-ca", create_ca)
     dns, ips = (name, "localhost"), (ip, "127.0.0.1")
     return {
-        "ca": ca,
-        "peer": ensure_cert(directory, ca, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips),
-        "server": ensure_cert(directory, ca, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips),
+        "ca": authority,
+        "peer": ensure_cert(directory, authority, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips),
+        "server": ensure_cert(directory, authority, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips),
     }
 
 
-def etcd_client(pki_dir: Path, name: str) -> dict:
+def etcd_client(pki_dir: Path, name: str, create_ca=False) -> dict:
     """A client certificate of the etcd CA (``apiserver-etcd-client``, ``admin``)."""
-    directory = pki_dir / "etcd"
-    ca = ensure_ca(directory, "etcd-ca")
-    return {"ca": ca, "client": ensure_cert(directory, ca, name, name, CLIENT)}
+    authority = ca(pki_dir, "etcd-ca", create_ca)
+    return {"ca": authority, "client": ensure_cert(pki_dir / "etcd", authority, name, name, CLIENT)}
 
 
 TOKEN_RE = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
@@ -225,8 +279,8 @@ def ensure_service_account_key(directory: Path) -> Pair:
         return pair
     key = _new_key("rsa")
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    _write_private(pair.key_path, _key_pem(key), 0o600)
-    _write_private(pair.cert_path, public, 0o644)
+    write_private(pair.key_path, _key_pem(key), 0o600)
+    write_private(pair.cert_path, public, 0o644)
     return pair
 
 
@@ -239,26 +293,26 @@ def ensure_bootstrap_token(directory: Path) -> str:
             return token
     token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(6)) + "." + \
         "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(16))
-    _write_private(path, token.encode() + b"\n", 0o600)
+    write_private(path, token.encode() + b"\n", 0o600)
     return token
 
 
-def kubernetes_material(pki_dir: Path) -> dict:
+def kubernetes_material(pki_dir: Path, create_ca=False) -> dict:
     """The Kubernetes CAs, service-account key, bootstrap token and operators' client pair."""
     directory = pki_dir / "kubernetes"
-    ca = ensure_ca(directory, "kubernetes", algorithm="rsa")
+    authority = ca(pki_dir, "kubernetes", create_ca)
     return {
-        "ca": ca,
-        "front_proxy_ca": ensure_ca(directory, "front-proxy-ca", name="front-proxy-ca", algorithm="rsa"),
+        "ca": authority,
+        "front_proxy_ca": ca(pki_dir, "front-proxy-ca", create_ca),
         "sa": ensure_service_account_key(directory),
         "token": ensure_bootstrap_token(directory),
-        "admin": ensure_cert(directory, ca, "admin", "kubernetes-admin", CLIENT, organization="system:masters"),
+        "admin": ensure_cert(directory, authority, "admin", "kubernetes-admin", CLIENT, organization="system:masters"),
     }
 
 
 @contextlib.contextmanager
 def locked(pki_dir: Path):
-    """Serialise issuing: salt-ssh compiles the pillars of many hosts in parallel processes."""
+    """Serialise writers: two runs preparing the same cluster at once take turns."""
     pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(pki_dir / ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -268,41 +322,84 @@ def locked(pki_dir: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _pem(pair: Pair) -> dict:
-    return {"cert": pair.cert_pem(), "key": pair.key_pem()}
+def pki_dir_of(cluster_directory) -> Path:
+    """``<cluster>/.saltsphere/pki``, without creating anything."""
+    return Path(cluster_directory) / ".saltsphere" / "pki"
 
 
-def host_pillar(cluster_directory, name, roles, ip) -> dict:
-    """The TLS material one host needs, and nothing that belongs to another host.
+def issue(cluster_directory, hosts, create_cas=False) -> None:
+    """Every certificate, key and token the hosts ``[(name, roles, ip)]`` and the taskbox need.
+
+    Existing material is kept while it is right; CAs are made only with
+    ``create_cas`` (the caller has checked that no host holds one).
+    """
+    pki_dir = state_dir(cluster_directory) / "pki"
+    with locked(pki_dir):
+        for kind in CAS:
+            ca(pki_dir, kind, create_cas)
+        can_sign_etcd = (pki_dir / "etcd" / "ca.key").is_file()
+        for name, roles, ip in hosts:
+            if "etcd" in roles:
+                etcd_member(pki_dir, name, ip)
+                etcd_client(pki_dir, f"healthcheck-{name}")
+            if "kube-master" in roles:
+                etcd_client(pki_dir, "apiserver-etcd-client")
+        kubernetes_material(pki_dir)
+        # Imported material has no etcd CA key: the taskbox then checks etcd
+        # with a member's health-check pair (see admin_client).
+        if can_sign_etcd:
+            etcd_client(pki_dir, "admin")
+
+
+# --- reading: pillar and status never issue anything ---------------------------------------------------
+
+
+def _read(path: Path, missing: list) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        missing.append(str(path))
+        return ""
+
+
+def _read_pair(directory: Path, name: str, missing: list) -> dict:
+    return {"cert": _read(directory / f"{name}.crt", missing), "key": _read(directory / f"{name}.key", missing)}
+
+
+def host_pillar(cluster_directory, name, roles, ip=None, with_ca_keys=True) -> dict:
+    """The TLS material one host needs, and nothing that belongs to another host, read from the taskbox.
 
     An etcd member gets its own peer, server and health-check pairs; a
     control-plane host gets the API server's etcd client pair.  Every one of
     them gets the etcd CA certificate, never its key.  Kubernetes hosts get the
     cluster CA certificate and the bootstrap token; masters also get the
     Kubernetes CAs' keys and the service-account key, from which kubeadm signs
-    their own certificates.
+    their own certificates — only ``with_ca_keys`` (the phase that signs).
+
+    Raises :class:`PKIError` naming what is missing: the prepare step makes it.
     """
-    pki_dir = state_dir(cluster_directory) / "pki"
-    data = {}
-    with locked(pki_dir):
-        if "etcd" in roles:
-            member = etcd_member(pki_dir, name, ip)
-            check = etcd_client(pki_dir, f"healthcheck-{name}")["client"]
-            data.update(ca=member["ca"].cert_pem(), peer=_pem(member["peer"]), server=_pem(member["server"]),
-                        healthcheck=_pem(check))
-        if "kube-master" in roles:
-            client = etcd_client(pki_dir, "apiserver-etcd-client")
-            data.update(ca=client["ca"].cert_pem(), apiserver_client=_pem(client["client"]))
-        kubernetes = {}
-        if "kube-master" in roles or "kube-node" in roles:
-            material = kubernetes_material(pki_dir)
-            kubernetes = {"ca_cert": material["ca"].cert_pem(), "token": material["token"]}
-            if "kube-master" in roles:
-                kubernetes.update(
-                    ca=_pem(material["ca"]),
-                    front_proxy_ca=_pem(material["front_proxy_ca"]),
-                    sa={"pub": material["sa"].cert_pem(), "key": material["sa"].key_pem()},
-                )
+    pki_dir = pki_dir_of(cluster_directory)
+    etcd_dir, kube_dir = pki_dir / "etcd", pki_dir / "kubernetes"
+    missing, data, kubernetes = [], {}, {}
+    if "etcd" in roles:
+        data.update(ca=_read(etcd_dir / "ca.crt", missing), peer=_read_pair(etcd_dir, f"peer-{name}", missing),
+                    server=_read_pair(etcd_dir, f"server-{name}", missing),
+                    healthcheck=_read_pair(etcd_dir, f"healthcheck-{name}", missing))
+    if "kube-master" in roles:
+        data.update(ca=_read(etcd_dir / "ca.crt", missing),
+                    apiserver_client=_read_pair(etcd_dir, "apiserver-etcd-client", missing))
+    if "kube-master" in roles or "kube-node" in roles:
+        kubernetes = {"ca_cert": _read(kube_dir / "ca.crt", missing),
+                      "token": _read(kube_dir / "bootstrap-token", missing).strip()}
+        if "kube-master" in roles and with_ca_keys:
+            kubernetes.update(
+                ca=_read_pair(kube_dir, "ca", missing),
+                front_proxy_ca=_read_pair(kube_dir, "front-proxy-ca", missing),
+                sa={"pub": _read(kube_dir / "sa.pub", missing), "key": _read(kube_dir / "sa.key", missing)},
+            )
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise PKIError(f"the taskbox has no certificates for {name} yet ({missing[0]}{more} missing); {PREPARE_HINT}")
     result = {}
     if data:
         result["etcd"] = data
@@ -311,46 +408,25 @@ def host_pillar(cluster_directory, name, roles, ip) -> dict:
     return {"saltsphere": result} if result else {}
 
 
+def _existing(pair: Pair, what: str) -> Pair:
+    if not (pair.cert_path.is_file() and pair.key_path.is_file()):
+        raise PKIError(f"the taskbox has no {what} ({pair.cert_path}); {PREPARE_HINT}")
+    return pair
+
+
 def admin_kubernetes_client(cluster_directory) -> dict:
     """The operators' Kubernetes client pair and the cluster CA (paths)."""
-    pki_dir = state_dir(cluster_directory) / "pki"
-    with locked(pki_dir):
-        material = kubernetes_material(pki_dir)
-    return {"ca": material["ca"].cert_path, "cert": material["admin"].cert_path, "key": material["admin"].key_path}
+    directory = pki_dir_of(cluster_directory) / "kubernetes"
+    admin = _existing(Pair(directory / "admin.crt", directory / "admin.key"), "Kubernetes administrator's certificate")
+    return {"ca": directory / "ca.crt", "cert": admin.cert_path, "key": admin.key_path}
 
 
 def admin_client(cluster_directory) -> dict:
-    """The operators' etcd client pair (paths), for health checks from the taskbox."""
-    pki_dir = state_dir(cluster_directory) / "pki"
-    with locked(pki_dir):
-        pairs = etcd_client(pki_dir, "admin")
-    return {"ca": pairs["ca"].cert_path, "cert": pairs["client"].cert_path, "key": pairs["client"].key_path}
-
-
-def write_admin_kubeconfig(cluster_directory, server: str) -> Path:
-    """``.saltsphere/admin.conf`` (0600): kubectl on the taskbox as the cluster's administrator."""
-    import base64
-
-    import yaml
-
-    client = admin_kubernetes_client(cluster_directory)
-
-    def b64(path):
-        return base64.b64encode(Path(path).read_bytes()).decode()
-
-    document = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "kubernetes", "cluster": {"server": server, "certificate-authority-data": b64(client["ca"])}}],
-        "users": [{"name": "kubernetes-admin", "user": {"client-certificate-data": b64(client["cert"]),
-                                                          "client-key-data": b64(client["key"])}}],
-        "contexts": [{"name": "kubernetes-admin@kubernetes",
-                      "context": {"cluster": "kubernetes", "user": "kubernetes-admin"}}],
-        "current-context": "kubernetes-admin@kubernetes",
-        "preferences": {},
-    }
-    path = state_dir(cluster_directory) / "admin.conf"
-    text = yaml.safe_dump(document, sort_keys=False).encode()
-    if not (path.is_file() and path.read_bytes() == text):
-        _write_private(path, text, 0o600)
-    return path
+    """An etcd client pair of the taskbox (paths): the operators' one, or a member's health-check pair."""
+    directory = pki_dir_of(cluster_directory) / "etcd"
+    pair = Pair(directory / "admin.crt", directory / "admin.key")
+    if not pair.cert_path.is_file():
+        pair = next((Pair(cert, cert.with_suffix(".key")) for cert in sorted(directory.glob("healthcheck-*.crt"))),
+                    pair)
+    _existing(pair, "etcd client certificate")
+    return {"ca": directory / "ca.crt", "cert": pair.cert_path, "key": pair.key_path}

@@ -47,6 +47,13 @@ class SandboxHosts:
         """Run ``salt-run ARGS`` with the sandbox's cluster config: (returncode, data, stderr)."""
         return self._salt("salt-run", list(args), timeout)
 
+    def prepare(self, timeout=SALT_TIMEOUT):
+        """``salt-run saltsphere.prepare``: what a salt-ssh state run needs on the taskbox; its result."""
+        code, data, err = self.salt_run("saltsphere.prepare", "ignore_host_keys=True", timeout=timeout)
+        result = data.get("return", data)
+        assert code == 0 and result.get("result") is True, f"prepare failed: {result} {err[-2000:]}"
+        return result
+
     def ssh(self, host, command, timeout=30):
         """Run a shell command on ``host`` over ssh as hosts.ini logs in: (returncode, stdout, stderr)."""
         argv, env = self.sandbox.ssh_command(host, command)

@@ -55,6 +55,7 @@ def _run_everywhere(sandbox_hosts, command, timeout=120):
 
 @pytest.fixture(scope="module")
 def first_run(sandbox_hosts):
+    sandbox_hosts.prepare()
     code, data, err = sandbox_hosts.salt_ssh("*", "state.apply", "containerd", timeout=APPLY_TIMEOUT)
     assert _failed(data) == {host: [] for host in HOSTS}, err
     assert code == 0, err

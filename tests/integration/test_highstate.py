@@ -54,6 +54,7 @@ def hosts(sandbox_hosts):
 
 
 def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, capsys):
+    hosts.prepare()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(hosts.salt_ssh, "*", "state.apply", timeout=APPLY_TIMEOUT)
         # node2 loses power while dpkg is in the middle of installing packages:

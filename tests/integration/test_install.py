@@ -1,19 +1,34 @@
-"""`./install.sh --multi-node -i HOSTS.ini --yes` end to end on a 3-host sandbox, and its honest ending.
+"""`./install.sh --multi-node -i HOSTS.ini --yes` end to end on a 3-host sandbox, and what it leaves behind.
 
 The bundle built here cannot carry KubeSphere's images (no registry is
 reachable), so the install must converge every phase, apply the storage
 classes and the KubeSphere installer, and then end with exit code 3 naming the
 missing images — never the banner.
+
+Then the trust checks: a tampered package stops the install before anything
+is installed; afterwards no host holds a secret outside the files the cluster
+needs, the hosts' own apt knows nothing of the bundle, the bundle server is
+gone, the bootstrap token is deleted, KubeSphere holds its password as a hash,
+and a taskbox that lost its PKI refuses to make a new CA.
 """
 
+import hashlib
 import json
+import os
 import re
+import secrets
+import shutil
+import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
+import hostscan
 from saltsphere import cli, paths
+from saltsphere.artifacts import manifest as mf
+from saltsphere.artifacts import serve
 from test_orchestration_ha import changed_states, orchestrate
 
 pytestmark = pytest.mark.sandbox
@@ -31,11 +46,75 @@ def install_sh(hosts):
     return proc, time.monotonic() - started
 
 
+# The administrator's password as vars.yml gives it: a credential the hosts must never hold in the clear.
+ADMIN_PASSWORD = f"Sandbox-{secrets.token_hex(8)}-Pw1"
+BUNDLE = Path("/var/lib/saltsphere/bundle")
+
+
 @pytest.fixture(scope="module")
-def installed(sandbox_hosts):
-    proc, seconds = install_sh(sandbox_hosts)
+def hosts(sandbox_hosts):
+    vars_yml = sandbox_hosts.cluster_dir / "vars.yml"
+    vars_yml.write_text(vars_yml.read_text() + f"\nks_admin_password: {ADMIN_PASSWORD}\n")
+    return sandbox_hosts
+
+
+def _with_bundle(hosts, bundle_dir):
+    """Point the cluster's vars.yml at ``bundle_dir``; return the text to restore."""
+    vars_yml = hosts.cluster_dir / "vars.yml"
+    text = vars_yml.read_text()
+    vars_yml.write_text(text + f"\nartifact_bundle: {bundle_dir}\n")
+    return text
+
+
+def _tampered_copy(tmp_path, relative):
+    """A copy of the bundle (hard links) in which the file ``relative`` alone differs from its manifest entry."""
+    copy = tmp_path / "bundle"
+    subprocess.run(["cp", "-al", str(BUNDLE), str(copy)], check=True)
+    target = copy / relative
+    data = bytearray(target.read_bytes())
+    target.unlink()  # never write through the hard link into the real bundle
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return copy
+
+
+def _deb(name):
+    manifest = mf.read_manifest(BUNDLE)
+    return next(e.path for e in manifest.files if e.kind == "deb" and e.path.rsplit("/", 1)[-1].startswith(name + "_"))
+
+
+def test_a_tampered_package_stops_the_install_before_it_is_installed(hosts, tmp_path):
+    package = _deb("socat")
+    text = _with_bundle(hosts, _tampered_copy(tmp_path, package))
+    try:
+        code, data, err = orchestrate(hosts, "kubesphere.os", timeout=900)
+    finally:
+        (hosts.cluster_dir / "vars.yml").write_text(text)
+    assert code != 0
+    report = json.dumps(data)
+    assert package.rsplit("/", 1)[-1] in report, report[-3000:]
+    for host in hosts.hosts:
+        code, out, _ = hostscan.run_inside(hosts.sandbox, host, ["dpkg-query", "-W", "-f=${Status}", "socat"])
+        assert "install ok installed" not in out, f"{host} installed the tampered socat"
+
+
+def test_a_tampered_package_index_stops_the_run_on_the_taskbox(hosts, tmp_path):
+    text = _with_bundle(hosts, _tampered_copy(tmp_path, "debs/debian-12/Packages"))
+    try:
+        code, data, err = orchestrate(hosts, "kubesphere.os", timeout=900)
+    finally:
+        (hosts.cluster_dir / "vars.yml").write_text(text)
+    assert code != 0
+    report = json.dumps(data)
+    assert "debs/debian-12/Packages" in report and "saltsphere artifact verify" in report, report[-3000:]
+    assert '"ret"' not in report, "no host may be contacted with an index that does not match the manifest"
+
+
+@pytest.fixture(scope="module")
+def installed(hosts):
+    proc, seconds = install_sh(hosts)
     print(f"./install.sh on 3 hosts: {seconds:.1f} s, exit {proc.returncode}")
-    return sandbox_hosts, proc
+    return hosts, proc
 
 
 def test_every_phase_reports_one_progress_line(installed):
@@ -83,3 +162,130 @@ def test_a_second_install_changes_nothing(installed):
     code, data, err = orchestrate(hosts, "kubesphere")
     assert code == 0, err[-2000:]
     assert changed_states(data) == []
+
+
+# --- what the install leaves behind -------------------------------------------------------------------------
+
+
+def _pem_body(path):
+    """A line from the middle of a PEM key: present wherever the key is, whatever the file around it."""
+    lines = [line for line in Path(path).read_text().splitlines() if line and not line.startswith("-----")]
+    return lines[len(lines) // 2]
+
+
+def _secrets(hosts):
+    """{what: (needle, host path prefixes where it may be)} for every secret of the cluster."""
+    pki = hosts.cluster_dir / ".saltsphere" / "pki"
+    token = (pki / "kubernetes" / "bootstrap-token").read_text().strip()
+    kept = {
+        "the Kubernetes CA key": (_pem_body(pki / "kubernetes" / "ca.key"), ("/etc/kubernetes/pki/",)),
+        "the front-proxy CA key": (_pem_body(pki / "kubernetes" / "front-proxy-ca.key"), ("/etc/kubernetes/pki/",)),
+        "the service-account key": (_pem_body(pki / "kubernetes" / "sa.key"), ("/etc/kubernetes/pki/",)),
+        "the etcd CA key": (_pem_body(pki / "etcd" / "ca.key"), ()),
+        # etcd keeps what the cluster held before compaction: the deleted token Secret too.
+        "the bootstrap token": (token.split(".", 1)[1], ("/var/lib/etcd/",)),
+        "the KubeSphere administrator's password": (ADMIN_PASSWORD, ()),
+    }
+    loaded_passwords = [line.split("=", 1)[1].split()[0] for line in hosts.hosts_ini.read_text().split()
+                        if line.startswith(("ansible_ssh_pass=", "ansible_become_pass="))]
+    for index, password in enumerate(loaded_passwords):
+        kept[f"hosts.ini password #{index + 1}"] = (password, ())
+    return kept
+
+
+def test_no_host_holds_a_secret_outside_the_files_the_cluster_needs(installed):
+    hosts, _ = installed
+    wanted = _secrets(hosts)
+    found = {}
+    for host in hosts.hosts:
+        for what, (needle, allowed) in wanted.items():
+            for path in hostscan.files_holding(hosts.sandbox, host, [needle]):
+                if not path.startswith(allowed or ("\0",)):
+                    found.setdefault(host, []).append(f"{what}: {path}")
+    assert found == {}, json.dumps(found, indent=1)
+
+
+def test_salt_ssh_leaves_no_copy_of_a_run_on_any_host(installed):
+    hosts, _ = installed
+    for host in hosts.hosts:
+        left = hostscan.find(hosts.sandbox, host, "/var/tmp", "/tmp", "-name", "salt_state.tgz", "-o",
+                             "-name", "pillar.json", "-o", "-name", "lowstate.json")
+        assert left == [], f"{host}: {left}"
+
+
+def test_the_hosts_own_apt_knows_nothing_of_the_bundle(installed):
+    hosts, _ = installed
+    address = serve.source_address_for(hosts.hosts["master"])
+    for host in hosts.hosts:
+        code, out, _ = hostscan.run_inside(hosts.sandbox, host, ["grep", "-rlE", f"trusted=yes|{address}",
+                                                                 "/etc/apt", "/var/lib/apt/lists"])
+        assert out.strip() == "", f"{host}: {out}"
+        assert hostscan.find(hosts.sandbox, host, "/etc/apt/sources.list.d", "-name", "*saltsphere*") == []
+
+
+def test_no_host_is_left_unable_to_start_services(installed):
+    hosts, _ = installed
+    for host in hosts.hosts:
+        assert hostscan.find(hosts.sandbox, host, "/usr/sbin", "-name", "policy-rc.d") == [], host
+        assert hostscan.find(hosts.sandbox, host, "/run/systemd/system", "-name", "etcd.service") == [], host
+
+
+def test_the_bundle_server_ends_with_the_install(installed):
+    hosts, _ = installed
+    state = hosts.cluster_dir / ".saltsphere"
+    deadline = time.monotonic() + 10
+    while serve.running(state) is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert serve.running(state) is None
+    with pytest.raises(OSError):
+        socket.create_connection((serve.source_address_for(hosts.hosts["master"]), 8089), timeout=2).close()
+
+
+def test_the_cluster_keeps_no_join_token_and_no_clear_password(installed):
+    hosts, _ = installed
+    kubectl = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+    code, out, err = hosts.ssh("master", f"{kubectl} -n kube-system get secrets -o name")
+    assert code == 0 and "bootstrap-token-" not in out, out + err
+    code, out, err = hosts.ssh("master", f"{kubectl} -n kubesphere-system get clusterconfiguration ks-installer -o json")
+    assert code == 0, err
+    config = json.loads(out)
+    assert config["spec"]["authentication"]["adminPassword"].startswith("$2a$")
+    assert ADMIN_PASSWORD not in out
+    annotations = config["metadata"].get("annotations") or {}
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in annotations
+
+
+def _ca_fingerprints(hosts):
+    found = {}
+    for host in hosts.hosts:
+        for path in ("/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/etcd/ca.crt", "/etc/etcd/pki/ca.crt"):
+            code, out, _ = hostscan.run_inside(hosts.sandbox, host, ["cat", path])
+            if code == 0:
+                found[(host, path)] = hashlib.sha256(out.encode()).hexdigest()
+    return found
+
+
+def test_a_taskbox_that_lost_its_pki_refuses_a_new_ca_and_imports_the_hosts_one(installed, capsys):
+    hosts, _ = installed
+    pki = hosts.cluster_dir / ".saltsphere" / "pki"
+    before = _ca_fingerprints(hosts)
+    shutil.move(str(pki), str(pki.with_name("pki.lost")))
+    code, data, err = orchestrate(hosts, "kubesphere.os", timeout=900)
+    assert code != 0
+    report = json.dumps(data)
+    assert "saltsphere pki import" in report and "master" in report, report[-3000:]
+    assert '"ret"' not in report, "no host may be changed"
+    assert not (pki / "kubernetes" / "ca.crt").exists() and not (pki / "etcd" / "ca.crt").exists()
+    assert _ca_fingerprints(hosts) == before
+
+    capsys.readouterr()
+    assert cli.main(["pki", "import", "-i", str(hosts.hosts_ini)]) == 0, capsys.readouterr()
+    for name in ("kubernetes/ca.crt", "kubernetes/ca.key", "etcd/ca.crt", "etcd/peer-master.crt"):
+        imported, lost = pki / name, pki.with_name("pki.lost") / name
+        assert imported.read_bytes() == lost.read_bytes(), name
+        assert oct(imported.stat().st_mode & 0o777) == ("0o600" if name.endswith(".key") else "0o644")
+    code, data, err = orchestrate(hosts, "kubesphere", timeout=1800)
+    assert code == 0, err[-2000:]
+    assert changed_states(data) == []
+    assert _ca_fingerprints(hosts) == before
+    assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0

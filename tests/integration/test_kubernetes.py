@@ -119,11 +119,14 @@ def test_second_run_changes_nothing(cluster):
     assert changed_states(data) == []
 
 
-def test_secrets_stay_out_of_output_and_world_readable_files(cluster):
+def test_the_bootstrap_token_is_gone_once_every_host_joined(cluster):
     token = (cluster.cluster_dir / ".saltsphere" / "pki" / "kubernetes" / "bootstrap-token").read_text().strip()
+    cluster.prepare()
     code, data, err = cluster.salt_ssh("*", "state.apply", "kubernetes", timeout=900)
     assert code == 0, err[-2000:]
     assert token not in json.dumps(data) and token.split(".")[1] not in err
-    code, data, err = cluster.salt_ssh("*", "file.get_mode", "/etc/kubernetes/saltsphere/kubeadm.yaml")
+    # Nothing can join with it any more, and no host keeps kubeadm's file that held it.
+    assert kubectl(cluster, "-n kube-system get secrets -o name").count("bootstrap-token-") == 0
+    code, data, err = cluster.salt_ssh("*", "file.file_exists", "/etc/kubernetes/saltsphere/kubeadm.yaml")
     assert code == 0, err[-2000:]
-    assert {host: mode for host, mode in data.items()} == {host: "0600" for host in cluster.hosts}
+    assert data == {host: False for host in cluster.hosts}

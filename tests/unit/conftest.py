@@ -35,3 +35,20 @@ def check(write_cluster):
         return problems
 
     return run
+
+
+def issue_secrets(loaded):
+    """What the prepare step makes for ``loaded`` on the taskbox (its PKI and KubeSphere secrets), no server."""
+    from saltsphere import kubesphere, pki
+
+    pki.issue(loaded.directory, [(s.name, s.roles, s.ip) for s in loaded.hosts.values()], create_cas=True)
+    password = kubesphere.ensure_admin_password(loaded.directory, loaded.config["ks_admin_password"])
+    kubesphere.ensure_admin_password_hash(loaded.directory, password)
+    kubesphere.ensure_jwt_secret(loaded.directory)
+    return loaded
+
+
+@pytest.fixture
+def issued():
+    """``issued(loaded)``: the cluster as the prepare step leaves the taskbox."""
+    return issue_secrets

@@ -2,10 +2,12 @@
 
 import json
 import stat
+from pathlib import Path
 from unittest.mock import Mock
 
 import pytest
 
+from conftest import issue_secrets
 from saltsphere import cli, cluster, installer, kubesphere, storage
 from saltsphere.artifacts import manifest as mf
 
@@ -67,15 +69,14 @@ KUBERNETES_FAILED = _orchestrate(
 
 
 def _preflight(failures):
-    return _orchestrate(("salt_|-kubesphere-preflight-saltsphere_preflight-run_|-saltsphere_preflight.run_|-runner", {
-        "name": "saltsphere_preflight.run", "result": not failures, "__run_num__": 0,
-        "comment": "Runner function 'saltsphere_preflight.run' {}.".format("failed" if failures else "executed"),
-        "changes": {"return": {
-            "result": not failures, "retcode": 1 if failures else 0,
-            "comment": "preflight failed: 1 check on 1 host" if failures else "preflight passed on 3 hosts",
-            "table": "HOST ...", "failures": failures, "warnings": [],
-        }},
-    }), retcode=1 if failures else 0)
+    summary = "preflight failed: 1 checks failed on node2 (3 hosts)" if failures else "preflight passed on 3 hosts"
+    return _orchestrate((
+        "saltsphere_cluster_|-kubesphere-preflight-saltsphere-cluster-preflight-passed_|-conf/hosts.ini_|-"
+        "preflight_passed", {
+            "name": "conf/hosts.ini", "result": not failures, "__run_num__": 1, "changes": {},
+            "comment": f"HOST  os  swap\nnode2 ok  FAIL\n\nFAIL node2 memory: ...\n\n{summary}",
+            "failures": failures, "warnings": [],
+        }), retcode=1 if failures else 0)
 
 
 HOSTS = ("master", "node1", "node2")
@@ -99,7 +100,15 @@ def test_preflight_names_the_failing_hosts_among_all():
     failure = {"host": "node2", "check": "memory", "detail": "1 GB, at least 8 GB", "fix": "add memory"}
     result = installer.phase_result(_preflight([failure]), HOSTS)
     assert (result.ok, result.done, result.failed) == (False, ("master", "node1"), ("node2",))
-    assert result.comment == "preflight failed: 1 check on 1 host"
+    assert result.comment == "preflight failed: 1 checks failed on node2 (3 hosts)"
+    assert result.rows == (failure,)
+
+
+def test_a_preflight_failure_shows_each_failing_row_and_its_fix():
+    failure = {"host": "node2", "check": "memory", "detail": "1 GB, at least 8 GB", "fix": "add memory"}
+    message = installer.failure_message("preflight", installer.phase_result(_preflight([failure]), HOSTS))
+    assert "node2 memory: 1 GB, at least 8 GB" in message
+    assert "fix: add memory" in message
 
 
 def test_an_orchestration_that_does_not_render_is_a_failure():
@@ -168,8 +177,14 @@ class Clock:
 
 
 def _runner(returns, clock=None, seconds=10):
-    """A salt-run stand-in: ``returns`` by phase (default: a clean os-like return), each taking ``seconds``."""
+    """A salt-run stand-in: ``returns`` by phase (default: a clean os-like return), each taking ``seconds``.
+
+    Each phase starts with the prepare step: the stand-in leaves the taskbox as it would.
+    """
     def run(directory, phase):
+        hosts_ini = Path(directory) / "hosts.ini"
+        if hosts_ini.is_file():
+            issue_secrets(cluster.load(str(hosts_ini)))
         if clock:
             clock.now += seconds
         data = returns.get(phase, OS_OK)
@@ -425,3 +440,23 @@ def test_all_in_one_files_for_this_taskbox(tmp_path):
 
 def test_cli_reports_bad_input_with_exit_2(tmp_path, capsys):
     assert cli.main(["install", "--multi-node", "-i", str(tmp_path / "hosts.ini"), "--yes"]) == 2
+
+
+def test_a_phase_out_of_time_is_stopped_with_everything_it_started(tmp_path):
+    import time
+
+    marker = tmp_path / "child.pid"
+    # A shell that starts a child of its own (as salt-run starts ssh) and outlives the timeout.
+    script = f"sleep 300 & echo $! > {marker}; wait"
+    started = time.monotonic()
+    code, _, err = installer.run_group(["/bin/sh", "-c", script], tmp_path, timeout=2, grace=1)
+    assert code is None and "did not finish within 2 s" in err
+    assert time.monotonic() - started < 20
+    child = int(marker.read_text())
+    time.sleep(0.5)
+    try:
+        with open(f"/proc/{child}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z"), f"the phase's child {child} still runs (state {state})"

@@ -7,8 +7,10 @@ import string
 import threading
 
 import pytest
+import bcrypt
 import yaml
 
+from conftest import issue_secrets
 from saltsphere import cluster, kubesphere, status, storage
 from saltsphere.artifacts import manifest as mf
 from saltsphere.errors import ActionableError
@@ -215,7 +217,7 @@ def test_parallel_pillar_processes_agree_on_one_password(tmp_path):
 
 
 def _seed_cluster(write_cluster, tmp_path, hosts=SEED_HOSTS_INI, extra=""):
-    return cluster.load(write_cluster(hosts, SEED_VARS_YML + extra, directory=tmp_path / "cluster"))
+    return issue_secrets(cluster.load(write_cluster(hosts, SEED_VARS_YML + extra, directory=tmp_path / "cluster")))
 
 
 def test_only_the_first_master_gets_the_manifests(write_cluster, tmp_path):
@@ -228,16 +230,37 @@ def test_only_the_first_master_gets_the_manifests(write_cluster, tmp_path):
     spec = _by_kind(manifest)["ClusterConfiguration"]["spec"]
     assert spec["persistence"]["storageClass"] == storage.default_class(loaded.config.values) == "nfs-server"
     assert spec["etcd"]["endpointIps"] == "192.168.0.1"
-    assert spec["authentication"]["adminPassword"] == kubesphere.ensure_admin_password(loaded.directory, "")
+    password = kubesphere.admin_password(loaded.directory, "")
+    assert password not in pillar["manifest"], "the cluster gets the password only as a hash"
+    assert bcrypt.checkpw(password.encode(), spec["authentication"]["adminPassword"].encode())
+    assert spec["authentication"]["adminPassword"].startswith("$2a$")
     assert spec["authentication"]["jwtSecret"] == kubesphere.ensure_jwt_secret(loaded.directory)
     assert spec["common"]["redis"] == {"enabled": False}
 
 
-def test_the_configured_password_reaches_the_first_master(write_cluster, tmp_path):
+def test_the_configured_password_reaches_the_first_master_as_a_hash(write_cluster, tmp_path):
     loaded = _seed_cluster(write_cluster, tmp_path, extra="ks_admin_password: Mine-Pw-42\n")
     manifest = kubesphere.host_pillar(loaded, loaded.hosts["master"])["ks"]["manifest"]
-    assert _by_kind(yaml.safe_load_all(manifest))["ClusterConfiguration"]["spec"]["authentication"][
-        "adminPassword"] == "Mine-Pw-42"
+    assert "Mine-Pw-42" not in manifest
+    hashed = _by_kind(yaml.safe_load_all(manifest))["ClusterConfiguration"]["spec"]["authentication"]["adminPassword"]
+    assert bcrypt.checkpw(b"Mine-Pw-42", hashed.encode())
+    assert kubesphere.admin_password(loaded.directory, loaded.config["ks_admin_password"]) == "Mine-Pw-42"
+
+
+def test_the_hash_is_kept_until_the_password_changes(tmp_path):
+    first = kubesphere.ensure_admin_password_hash(tmp_path, "One-Pw-1")
+    assert kubesphere.ensure_admin_password_hash(tmp_path, "One-Pw-1") == first
+    second = kubesphere.ensure_admin_password_hash(tmp_path, "Two-Pw-2")
+    assert second != first and bcrypt.checkpw(b"Two-Pw-2", second.encode())
+    path = tmp_path / ".saltsphere" / kubesphere.ADMIN_PASSWORD_HASH_FILE
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_pillar_never_makes_secrets(write_cluster, tmp_path):
+    loaded = cluster.load(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML, directory=tmp_path / "cluster"))
+    pillar = kubesphere.host_pillar(loaded, loaded.hosts["master"])
+    assert "saltsphere.prepare" in pillar["ks"]["error"]
+    assert not (tmp_path / "cluster" / ".saltsphere").exists()
 
 
 def test_several_masters_keep_sessions_in_redis(write_cluster, tmp_path):

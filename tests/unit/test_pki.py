@@ -20,7 +20,7 @@ def _sans(pair):
 
 
 def test_member_certificates_name_the_member(tmp_path):
-    member = pki.etcd_member(tmp_path, "etcd1", "192.168.7.11")
+    member = pki.etcd_member(tmp_path, "etcd1", "192.168.7.11", create_ca=True)
     for kind in ("peer", "server"):
         dns, ips = _sans(member[kind])
         assert dns == {"etcd1", "localhost"}
@@ -32,7 +32,7 @@ def test_member_certificates_name_the_member(tmp_path):
 
 def test_keys_are_private_and_directories_closed(tmp_path):
     state = pki.state_dir(tmp_path)
-    member = pki.etcd_member(state / "pki", "etcd1", "10.0.0.1")
+    member = pki.etcd_member(state / "pki", "etcd1", "10.0.0.1", create_ca=True)
     assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(state / "pki" / "etcd").st_mode) == 0o700
     for pair in member.values():
@@ -40,49 +40,49 @@ def test_keys_are_private_and_directories_closed(tmp_path):
 
 
 def test_rerun_reuses_every_file(tmp_path):
-    first = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1")
+    first = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)
     before = {p: p.read_bytes() for pair in first.values() for p in (pair.cert_path, pair.key_path)}
-    pki.etcd_member(tmp_path, "etcd1", "10.0.0.1")
+    pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)
     assert all(path.read_bytes() == data for path, data in before.items())
 
 
 def test_new_member_leaves_the_others_alone(tmp_path):
-    first = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1")
+    first = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)
     data = first["server"].cert_path.read_bytes()
-    second = pki.etcd_member(tmp_path, "etcd2", "10.0.0.2")
+    second = pki.etcd_member(tmp_path, "etcd2", "10.0.0.2", create_ca=True)
     assert first["server"].cert_path.read_bytes() == data
     assert second["ca"].cert_path == first["ca"].cert_path
 
 
 def test_changed_address_reissues_only_that_member(tmp_path):
-    pki.etcd_member(tmp_path, "etcd1", "10.0.0.1")
-    other = pki.etcd_member(tmp_path, "etcd2", "10.0.0.2")
+    pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)
+    other = pki.etcd_member(tmp_path, "etcd2", "10.0.0.2", create_ca=True)
     other_data = other["peer"].cert_path.read_bytes()
-    moved = pki.etcd_member(tmp_path, "etcd1", "10.0.0.9")
+    moved = pki.etcd_member(tmp_path, "etcd1", "10.0.0.9", create_ca=True)
     assert _sans(moved["peer"])[1] == {"10.0.0.9", "127.0.0.1"}
     assert other["peer"].cert_path.read_bytes() == other_data
 
 
 def test_certificate_of_another_ca_is_replaced(tmp_path):
-    member = pki.etcd_member(tmp_path / "a", "etcd1", "10.0.0.1")
-    foreign = pki.etcd_member(tmp_path / "b", "etcd1", "10.0.0.1")
+    member = pki.etcd_member(tmp_path / "a", "etcd1", "10.0.0.1", create_ca=True)
+    foreign = pki.etcd_member(tmp_path / "b", "etcd1", "10.0.0.1", create_ca=True)
     member["server"].cert_path.write_bytes(foreign["server"].cert_path.read_bytes())
-    again = pki.etcd_member(tmp_path / "a", "etcd1", "10.0.0.1")
+    again = pki.etcd_member(tmp_path / "a", "etcd1", "10.0.0.1", create_ca=True)
     assert _cert(again["server"]).issuer == _cert(again["ca"]).subject
     assert again["server"].cert_path.read_bytes() != foreign["server"].cert_path.read_bytes()
 
 
 @pytest.mark.parametrize("name", ["apiserver-etcd-client", "admin"])
 def test_client_certificates_are_client_only(tmp_path, name):
-    client = pki.etcd_client(tmp_path, name)["client"]
+    client = pki.etcd_client(tmp_path, name, create_ca=True)["client"]
     usages = _cert(client).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usages) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert _sans(client) == (set(), set())
 
 
 def test_kubernetes_material_is_made_once_and_reused(tmp_path):
-    first = pki.kubernetes_material(tmp_path)
-    again = pki.kubernetes_material(tmp_path)
+    first = pki.kubernetes_material(tmp_path, create_ca=True)
+    again = pki.kubernetes_material(tmp_path, create_ca=True)
     assert first["token"] == again["token"]
     assert pki.TOKEN_RE.match(first["token"])
     for name in ("ca", "front_proxy_ca", "admin"):
@@ -93,7 +93,7 @@ def test_kubernetes_material_is_made_once_and_reused(tmp_path):
 
 
 def test_kubernetes_cas_are_rsa_and_admin_is_a_cluster_admin(tmp_path):
-    material = pki.kubernetes_material(tmp_path)
+    material = pki.kubernetes_material(tmp_path, create_ca=True)
     ca = _cert(material["ca"])
     assert ca.public_key().key_size == 2048  # kubeadm 1.20 signs with what it can load: RSA
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -104,9 +104,9 @@ def test_kubernetes_cas_are_rsa_and_admin_is_a_cluster_admin(tmp_path):
 
 
 def test_a_damaged_token_file_is_replaced(tmp_path):
-    first = pki.kubernetes_material(tmp_path)["token"]
+    first = pki.kubernetes_material(tmp_path, create_ca=True)["token"]
     (tmp_path / "kubernetes" / "bootstrap-token").write_text("not a token\n")
-    second = pki.kubernetes_material(tmp_path)["token"]
+    second = pki.kubernetes_material(tmp_path, create_ca=True)["token"]
     assert second != first and pki.TOKEN_RE.match(second)
 
 
@@ -115,12 +115,14 @@ def test_a_damaged_token_file_is_replaced(tmp_path):
     (("kube-master", "etcd"), {"ca_cert", "token", "ca", "front_proxy_ca", "sa"}),
 ])
 def test_host_pillar_gives_ca_keys_to_masters_only(tmp_path, roles, keys):
+    pki.issue(tmp_path, [("h1", roles, "10.0.0.5")], create_cas=True)
     data = pki.host_pillar(tmp_path, "h1", roles, "10.0.0.5")["saltsphere"]
     assert set(data["kubernetes_pki"]) == keys
     assert "PRIVATE KEY" not in data["kubernetes_pki"]["ca_cert"]
 
 
 def test_etcd_only_host_gets_no_kubernetes_material(tmp_path):
+    pki.issue(tmp_path, [("e1", ("etcd",), "10.0.0.6")], create_cas=True)
     data = pki.host_pillar(tmp_path, "e1", ("etcd",), "10.0.0.6")["saltsphere"]
     assert "kubernetes_pki" not in data
 
@@ -128,11 +130,71 @@ def test_etcd_only_host_gets_no_kubernetes_material(tmp_path):
 def test_admin_kubeconfig_is_private_and_names_the_server(tmp_path):
     import yaml
 
-    path = pki.write_admin_kubeconfig(tmp_path, "https://10.0.0.1:6443")
+    from saltsphere import kubeconfig
+
+    pki.issue(tmp_path, [("m1", ("kube-master",), "10.0.0.1")], create_cas=True)
+    assert kubeconfig.write(tmp_path, "https://10.0.0.1:6443")
+    path = kubeconfig.path(tmp_path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     config = yaml.safe_load(path.read_text())
     assert config["clusters"][0]["cluster"]["server"] == "https://10.0.0.1:6443"
     assert config["users"][0]["user"]["client-key-data"]
     before = os.stat(path).st_mtime_ns
-    pki.write_admin_kubeconfig(tmp_path, "https://10.0.0.1:6443")
+    assert not kubeconfig.write(tmp_path, "https://10.0.0.1:6443")
     assert os.stat(path).st_mtime_ns == before, "an unchanged kubeconfig is not rewritten"
+
+
+def test_no_ca_is_made_unless_asked(tmp_path):
+    with pytest.raises(pki.PKIError, match="the CA etcd-ca is not on this taskbox"):
+        pki.etcd_member(tmp_path, "etcd1", "10.0.0.1")
+    assert not (tmp_path / "etcd" / "ca.crt").exists()
+
+
+def test_an_existing_ca_is_never_replaced(tmp_path):
+    first = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)["ca"].cert_path.read_bytes()
+    assert pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)["ca"].cert_path.read_bytes() == first
+
+
+def test_a_ca_without_its_key_reuses_what_it_signed_and_refuses_to_sign(tmp_path):
+    member = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)
+    member["ca"].key_path.unlink()
+    again = pki.etcd_member(tmp_path, "etcd1", "10.0.0.1")
+    assert again["server"].cert_path.read_bytes() == member["server"].cert_path.read_bytes()
+    with pytest.raises(pki.PKIError, match="the key of the CA CN=etcd-ca is not on this taskbox"):
+        pki.etcd_member(tmp_path, "etcd2", "10.0.0.2")
+
+
+def test_a_ca_key_without_its_certificate_is_refused(tmp_path):
+    pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)["ca"].cert_path.unlink()
+    with pytest.raises(pki.PKIError, match="has no certificate beside it"):
+        pki.etcd_member(tmp_path, "etcd1", "10.0.0.1", create_ca=True)
+
+
+def test_pillar_reads_and_never_issues(tmp_path):
+    with pytest.raises(pki.PKIError, match="saltsphere.prepare"):
+        pki.host_pillar(tmp_path, "m1", ("kube-master", "etcd"), "10.0.0.1")
+    assert not (tmp_path / ".saltsphere").exists()
+    pki.issue(tmp_path, [("m1", ("kube-master", "etcd"), "10.0.0.1")], create_cas=True)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / ".saltsphere").rglob("*")}
+    data = pki.host_pillar(tmp_path, "m1", ("kube-master", "etcd"), "10.0.0.1")["saltsphere"]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / ".saltsphere").rglob("*")} == before
+    assert "PRIVATE KEY" in data["kubernetes_pki"]["ca"]["key"]
+
+
+def test_ca_keys_stay_out_of_phases_that_do_not_sign(tmp_path):
+    pki.issue(tmp_path, [("m1", ("kube-master",), "10.0.0.1")], create_cas=True)
+    data = pki.host_pillar(tmp_path, "m1", ("kube-master",), "10.0.0.1", with_ca_keys=False)["saltsphere"]
+    assert set(data["kubernetes_pki"]) == {"ca_cert", "token"}
+    assert "PRIVATE KEY" not in repr(data["kubernetes_pki"])
+
+
+def test_issue_makes_every_pair_and_a_second_issue_changes_nothing(tmp_path):
+    hosts = [("m1", ("kube-master", "etcd"), "10.0.0.1"), ("w1", ("kube-node",), "10.0.0.2")]
+    pki.issue(tmp_path, hosts, create_cas=True)
+    names = {str(p.relative_to(tmp_path / ".saltsphere" / "pki")) for p in (tmp_path / ".saltsphere").rglob("*.crt")}
+    assert names == {"etcd/ca.crt", "etcd/peer-m1.crt", "etcd/server-m1.crt", "etcd/healthcheck-m1.crt",
+                     "etcd/apiserver-etcd-client.crt", "etcd/admin.crt", "kubernetes/ca.crt",
+                     "kubernetes/front-proxy-ca.crt", "kubernetes/admin.crt"}
+    before = {p: p.read_bytes() for p in (tmp_path / ".saltsphere").rglob("*") if p.is_file()}
+    pki.issue(tmp_path, hosts)
+    assert {p: p.read_bytes() for p in (tmp_path / ".saltsphere").rglob("*") if p.is_file()} == before

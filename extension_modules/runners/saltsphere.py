@@ -1,0 +1,83 @@
+"""
+The cluster's taskbox side: the one step that prepares a run, and its end.
+
+``prepare`` makes everything a run needs on the taskbox (certificates, secrets,
+the signed package index, the administrator's kubeconfig) and starts the
+bundle server; pillar only reads what it made.  The orchestration runs it
+first (``kubesphere.prepare``); run it yourself before ``salt-ssh '*'
+state.apply``.  ``finish`` stops the bundle server (it also stops by itself
+after a while without requests).
+
+.. code-block:: bash
+
+    salt-run saltsphere.prepare
+    salt-ssh '*' state.apply
+    salt-run saltsphere.finish
+"""
+
+import salt.roster
+
+try:
+    from saltsphere import cluster, prepare as prep, sshcall
+    from saltsphere.artifacts import serve
+    from saltsphere.errors import ActionableError
+    from saltsphere.problems import InvalidInput
+
+    HAS_SALTSPHERE = True
+except ImportError:
+    HAS_SALTSPHERE = False
+
+__virtualname__ = "saltsphere"
+
+
+def __virtual__():
+    if not HAS_SALTSPHERE:
+        return False, "the saltsphere Python package is not installed on this taskbox"
+    return __virtualname__
+
+
+def _loaded():
+    return cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
+
+
+def prepare(ignore_host_keys=None):
+    """
+    Make what a run of this cluster needs on the taskbox, and serve the bundle to its hosts.
+
+    ignore_host_keys
+        Accept hosts' SSH keys not yet known when asking them whether they
+        hold a CA (only asked when the taskbox has none yet).
+
+    Returns ``result``, ``comment``, ``changed`` (files made or changed under
+    ``.saltsphere/``) and ``server`` (addresses and port; never the token).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run saltsphere.prepare
+    """
+    try:
+        loaded = _loaded()
+        done = prep.prepare(loaded, probe=sshcall.fingerprint_probe(__opts__, loaded, ignore_host_keys))
+    except InvalidInput as exc:
+        __context__["retcode"] = 2
+        return {"result": False, "comment": exc.render()}
+    except ActionableError as exc:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": str(exc)}
+    server = {k: done.server[k] for k in ("addresses", "port")} if done.server else None
+    return {"result": True, "comment": done.summary(), "changed": done.changed, "server": server}
+
+
+def finish():
+    """
+    Stop this cluster's bundle server; True when one was running.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run saltsphere.finish
+    """
+    return serve.stop(_loaded().directory + "/.saltsphere")

@@ -1,0 +1,97 @@
+"""
+Taskbox steps of an orchestration, as states that report only what changed.
+
+They run in ``salt-run state.orchestrate`` (on the taskbox, never on a host):
+``prepared`` is every orchestration's first step, ``preflight_passed`` the
+preflight phase.
+
+.. code-block:: yaml
+
+    kubesphere-prepare-saltsphere-cluster-prepared:
+      saltsphere_cluster.prepared:
+        - name: conf/hosts.ini
+"""
+
+import salt.roster
+
+try:
+    from saltsphere import cluster, prepare as prep, sshcall
+    from saltsphere.errors import ActionableError
+    from saltsphere.problems import InvalidInput
+
+    HAS_SALTSPHERE = True
+except ImportError:
+    HAS_SALTSPHERE = False
+
+__virtualname__ = "saltsphere_cluster"
+
+
+def __virtual__():
+    if not HAS_SALTSPHERE:
+        return False, "runs on the taskbox only (the saltsphere Python package is not installed here)"
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "changes": {}, "result": True, "comment": ""}
+
+
+def _loaded():
+    return cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
+
+
+def prepared(name, ignore_host_keys=None):
+    """
+    Everything the run needs on the taskbox is there, and the bundle is served until this run ends.
+
+    name
+        The cluster's hosts.ini (as the roster reads it); shown only.
+    ignore_host_keys
+        Accept hosts' SSH keys not yet known, when the hosts must be asked
+        whether they hold a CA.
+
+    Changes name the files made or changed under ``.saltsphere/``; the bundle
+    server (a new token for each run) is not a change.
+    """
+    ret = _ret(name)
+    try:
+        loaded = _loaded()
+        probe = sshcall.fingerprint_probe(__opts__, loaded, ignore_host_keys)
+        if __opts__.get("test"):
+            done = None
+        else:
+            done = prep.prepare(loaded, probe=probe, owner_pid=prep.owner_of_this_run())
+    except InvalidInput as exc:
+        ret.update(result=False, comment=exc.render())
+        return ret
+    except ActionableError as exc:
+        ret.update(result=False, comment=str(exc))
+        return ret
+    if done is None:
+        ret.update(result=None, comment="the taskbox would be prepared for this run and the bundle served")
+        return ret
+    if done.changed:
+        ret["changes"] = {"made": done.changed}
+    ret["comment"] = done.summary()
+    return ret
+
+
+def preflight_passed(name, ignore_host_keys=None):
+    """
+    Every host passes the preflight checks; nothing is changed anywhere.
+
+    The comment is the table of failures and warnings with the fix for each;
+    ``failures`` and ``warnings`` hold them as ``{host, check, detail, fix}``.
+    """
+    ret = _ret(name)
+    report = __salt__["saltutil.runner"]("saltsphere_preflight.run", ignore_host_keys=ignore_host_keys)
+    if isinstance(report, dict) and "return" in report and "result" not in report:
+        report = report["return"]
+    if not isinstance(report, dict):
+        ret.update(result=False, comment=f"the preflight returned no report: {report!r}"[:2000])
+        return ret
+    ret["failures"] = report.get("failures", [])
+    ret["warnings"] = report.get("warnings", [])
+    ret["result"] = bool(report.get("result"))
+    ret["comment"] = report.get("table") or report.get("comment", "")
+    return ret
