@@ -263,6 +263,31 @@ def _check_choices(conf, problems):
     for key in ("preflight_min_cpu_cores", "preflight_min_memory_gb", "preflight_min_disk_gb"):
         if conf[key] < 0:
             problems.error(path, f"{key} cannot be negative", "use 0 or more", line=conf.line(key), key=key)
+    _check_kube_proxy(conf, problems)
+    key = "kubeadm_ignore_preflight_errors"
+    problem = kubeadm.validate_preflight_errors(conf[key])
+    if problem:
+        problems.error(path, f"{key}: {problem}",
+                       "list check names as kubeadm prints them, e.g. [SystemVerification], or [all] alone",
+                       line=conf.line(key), key=key)
+
+
+def _check_kube_proxy(conf, problems):
+    path = conf.path
+    for key in ("kube_proxy_conntrack_max_per_core", "kube_proxy_conntrack_min"):
+        if conf[key] < 0:
+            problems.error(path, f"{key} cannot be negative",
+                           f"use 0 (leave the kernel's value) or more, e.g. {cfg.defaults()[key]}",
+                           line=conf.line(key), key=key)
+    for key in ("kube_proxy_conntrack_tcp_established_timeout", "kube_proxy_conntrack_tcp_close_wait_timeout"):
+        if not kubeadm.DURATION_RE.match(conf[key]):
+            problems.error(path, f"{key} {conf[key]!r} is not a duration",
+                           f"write it like {cfg.defaults()[key]} or 1h30m, or 0s to leave the kernel's timeout",
+                           line=conf.line(key), key=key)
+    key = "kube_proxy_oom_score_adj"
+    if not -1000 <= conf[key] <= 1000:
+        problems.error(path, f"{key} {conf[key]} is outside -1000..1000",
+                       "use -999 (upstream's), or 0 where root cannot lower OOM scores", line=conf.line(key), key=key)
 
 
 def _check_storage(conf, inv, problems):
