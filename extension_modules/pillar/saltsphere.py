@@ -2,7 +2,7 @@
 Give each host of the cluster its pillar: its roles, the cluster's topology and
 the validated config, under ``saltsphere``.
 
-Credentials from ``vars.yml`` reach control-plane hosts only; TLS material is
+Credentials from ``vars.yml`` reach the first master only; TLS material is
 issued on the taskbox (see :mod:`saltsphere.pki`) and each host receives only
 its own keys.  Kubernetes hosts also get the bundle's location and files,
 their kubeadm configuration (:mod:`saltsphere.kube`); the first master gets

@@ -114,6 +114,14 @@ def check_file_mode(inv, problems):
                       f"chmod 600 {inv.path}")
 
 
+def check_config_mode(conf, problems):
+    """Credentials in a vars.yml that other users can read are credentials shared with them."""
+    secrets = sorted(key for key in cfg.SECRET_KEYS if conf.line(key) is not None and conf.is_set(key))
+    if secrets and os.stat(conf.path).st_mode & 0o077:
+        problems.warn(conf.path, f"holds credentials ({', '.join(secrets)}) and is readable by other users",
+                      f"chmod 600 {conf.path}")
+
+
 def _check_credentials(inv, host, problems):
     path = inv.path
     _, rejected = host.ssh_options()

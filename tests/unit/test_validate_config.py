@@ -548,3 +548,45 @@ def test_defaults_are_upstream_kube_proxy_and_every_kubeadm_check():
     assert defaults["kube_proxy_oom_score_adj"] == -999
     assert defaults["kubeadm_ignore_preflight_errors"] == []
     assert defaults["containerd_restrict_oom_score_adj"] is False
+
+
+# --- a vars.yml that holds credentials -------------------------------------------
+
+SECRETS_TEXT = vars_with("ks_admin_password: Admin-Pw-77\njwt_admin_key: Jwt-Key-77\nceph_rbd_user_secret: ''\n")
+
+
+@pytest.fixture
+def check_vars_mode(write_cluster):
+    def run(vars_text, mode):
+        path = write_cluster(SEED_HOSTS_INI, vars_text)
+        vars_yml = path.parent / "vars.yml"
+        vars_yml.chmod(mode)
+        from saltsphere import cluster
+
+        _, _, problems = cluster.check(str(path))
+        return vars_yml, problems
+
+    return run
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_vars_yml_with_credentials_readable_by_others_is_a_warning(check_vars_mode, mode):
+    path, problems = check_vars_mode(SECRETS_TEXT, mode)
+
+    assert problems.errors == []
+    [warning] = [w for w in problems.warnings if w.path == str(path)]
+    # names only, sorted, and only the keys that hold a value
+    assert warning.message == "holds credentials (jwt_admin_key, ks_admin_password) and is readable by other users"
+    assert warning.fix == f"chmod 600 {path}"
+    assert "Admin-Pw-77" not in str(warning) and "Jwt-Key-77" not in str(warning)
+
+
+@pytest.mark.parametrize("text, mode", [
+    (SECRETS_TEXT, 0o600),
+    (SECRETS_TEXT, 0o400),
+    (SEED_VARS_YML, 0o644),
+    (vars_with("ks_admin_password: ''\nceph_rbd_admin_secret: SHOULD_BE_REPLACED\n"), 0o644),
+])
+def test_private_vars_yml_or_one_without_credentials_gives_no_warning(check_vars_mode, text, mode):
+    path, problems = check_vars_mode(text, mode)
+    assert [w for w in problems.warnings if w.path == str(path)] == []
