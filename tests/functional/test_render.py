@@ -189,3 +189,16 @@ def test_roles_after_kubernetes_converge_it_unless_the_orchestration_did(loaders
                 if isinstance(arg, dict) and "require" in arg]
     assert any({"sls": "kubernetes.joined"} in require for require in requires), requires
     assert not any({"sls": "kubernetes"} in require for require in requires), requires
+
+
+def _image_states(ret):
+    return {k: v["saltsphere_containerd"] for k, v in ret.items()
+            if k.startswith("kubernetes-images-saltsphere-containerd-image-present-")}
+
+
+def test_image_imports_take_the_roles_timeout(loaders):
+    states = _image_states(loaders.modules.state.show_sls("kubernetes.images"))
+    assert states and all({"timeout": 600} in args for args in states.values())
+    pillar = {"saltsphere": {"lookup": {"kubernetes": {"image_import_timeout": 1800}}}}
+    states = _image_states(loaders.modules.state.show_sls("kubernetes.images", pillar=pillar))
+    assert all({"timeout": 1800} in args for args in states.values())
