@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tarfile
+import time
 
 from salt.exceptions import CommandExecutionError
 
@@ -25,6 +26,13 @@ __virtualname__ = "saltsphere_containerd"
 
 DEFAULT_NAMESPACE = "k8s.io"
 CONTAINERD_NAME_ANNOTATION = "io.containerd.image.name"
+# Seconds one `ctr images import` may take: a large image on a slow disk takes
+# minutes, a containerd that stopped answering would take forever.
+DEFAULT_IMPORT_TIMEOUT = 600
+
+
+class CtrTimeout(CommandExecutionError):
+    """ctr was stopped because it ran longer than it was given."""
 
 
 def __virtual__():
@@ -115,11 +123,18 @@ def _oci_images(tar, members):
     ]
 
 
-def _ctr(namespace, *args):
+def _ctr(namespace, *args, timeout=None):
     ctr = shutil.which("ctr")
     if ctr is None:
         raise CommandExecutionError("ctr is not installed on this host; apply the containerd state first")
-    result = __salt__["cmd.run_all"]([ctr, "--namespace", namespace, *args], python_shell=False, ignore_retcode=True)
+    extra = {"timeout": timeout} if timeout else {}
+    started = time.monotonic()
+    result = __salt__["cmd.run_all"]([ctr, "--namespace", namespace, *args], python_shell=False, ignore_retcode=True,
+                                     **extra)
+    # cmd.run_all stops a command at its timeout and returns a failure like any
+    # other: the clock tells the two apart.
+    if result["retcode"] != 0 and timeout and time.monotonic() - started >= timeout:
+        raise CtrTimeout(f"`ctr --namespace {namespace} {' '.join(args)}` did not finish within {timeout} s")
     if result["retcode"] != 0:
         raise CommandExecutionError(
             f"`ctr --namespace {namespace} {' '.join(args)}` failed: {(result['stderr'] or result['stdout']).strip()}"
@@ -209,23 +224,36 @@ def missing_images(path, namespace=DEFAULT_NAMESPACE):
     ]
 
 
-def import_image(path, namespace=DEFAULT_NAMESPACE):
+def import_image(path, namespace=DEFAULT_NAMESPACE, timeout=DEFAULT_IMPORT_TIMEOUT):
     """
     Import every image of an archive into containerd, unless all are present already.
 
     Returns ``{"imported": [names], "present": [names]}``; nothing is imported
-    when every name already points at the archive's content.
+    when every name already points at the archive's content.  ``ctr`` is
+    stopped after ``timeout`` seconds and the call fails; a later call imports
+    whatever is still missing.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt-ssh '*' saltsphere_containerd.import_image /var/lib/saltsphere/images/pause.tar
+        salt-ssh '*' saltsphere_containerd.import_image /var/lib/saltsphere/images/ks-installer.tar timeout=1800
     """
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise CommandExecutionError(f"timeout {timeout!r} is not a number of seconds above 0; give e.g. timeout=600")
     names = [image["name"] for image in archive_images(path)]
     missing = missing_images(path, namespace)
     if missing:
-        _ctr(namespace, "images", "import", path)
+        try:
+            _ctr(namespace, "images", "import", path, timeout=timeout)
+        except CtrTimeout:
+            raise CommandExecutionError(
+                f"ctr import of {path} did not finish within {timeout} s; check that containerd answers "
+                "(`ctr version`, `journalctl -u containerd`) and that the disk under /var/lib/containerd is not "
+                "full or stalled, or give the import longer (image_import_timeout of the kubernetes role: "
+                "pillar saltsphere:lookup:kubernetes:image_import_timeout)"
+            ) from None
         still = missing_images(path, namespace)
         if still:
             raise CommandExecutionError(

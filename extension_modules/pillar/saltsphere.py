@@ -3,8 +3,9 @@ Give each host of the cluster its pillar: its roles, the cluster's topology and
 the validated config, under ``saltsphere``.
 
 Credentials from ``vars.yml`` reach the first master only; TLS material is
-issued on the taskbox by the prepare step (:mod:`saltsphere.prepare`), and each
-host receives only its own keys.  Kubernetes hosts also get the bundle's location and files,
+issued on the taskbox by the prepare step (:mod:`saltsphere.prepare`), and
+each host receives only its own keys.  Kubernetes hosts also get the bundle's
+location and files,
 their kubeadm configuration (:mod:`saltsphere.kube`); the first master gets
 the manifests it applies: calico, the storage classes, KubeSphere.
 

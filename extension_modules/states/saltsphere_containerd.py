@@ -12,6 +12,7 @@ gate on containerd's plugins.
       saltsphere_containerd.image_present:
         - name: k8s.gcr.io/pause:3.2
         - archive: /var/lib/saltsphere/images/pause.tar
+        - timeout: 600
 """
 
 from salt.exceptions import CommandExecutionError
@@ -25,14 +26,16 @@ def __virtual__():
     return __virtualname__
 
 
-def image_present(name, archive, namespace="k8s.io"):
+def image_present(name, archive, namespace="k8s.io", timeout=None):
     """
     Ensure the image ``name`` is in containerd, imported from ``archive`` when it is not.
 
     ``archive`` is a path on the host (``docker save`` or ``ctr images export``
     output) that must hold ``name``; the name is compared the way containerd
     stores it (``busybox`` is ``docker.io/library/busybox:latest``).  An image
-    already present with the archive's content is left alone.
+    already present with the archive's content is left alone.  ``timeout``:
+    seconds the import may take before it is stopped and the state fails
+    (default: the execution module's).
     """
     ret = {"name": name, "changes": {}, "result": True, "comment": ""}
     wanted = __salt__["saltsphere_containerd.normalize_name"](name)
@@ -55,7 +58,8 @@ def image_present(name, archive, namespace="k8s.io"):
             ret["changes"] = {wanted: {"old": old, "new": f"imported from {archive}"}}
             ret["comment"] = f"image {wanted} would be imported from {archive} into namespace {namespace}"
             return ret
-        __salt__["saltsphere_containerd.import_image"](archive, namespace=namespace)
+        limit = {"timeout": timeout} if timeout is not None else {}
+        __salt__["saltsphere_containerd.import_image"](archive, namespace=namespace, **limit)
         new = __salt__["saltsphere_containerd.list_images"](namespace=namespace).get(wanted)
     except CommandExecutionError as exc:
         ret["result"] = False

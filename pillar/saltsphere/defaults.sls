@@ -34,6 +34,25 @@ saltsphere:
     # How long a host waits for another one (the API of the first master, its
     # node's pod range) before it fails with a message saying what it waited for.
     kube_wait_seconds: 300
+    # kubeadm preflight checks to ignore on every host, by the names kubeadm
+    # prints (e.g. SystemVerification, which needs the kernel's config in
+    # /proc/config.gz or /boot: absent in containers), or [all].  Empty: every
+    # check counts.  ImagePull is added by itself for a bundle without CoreDNS.
+    kubeadm_ignore_preflight_errors: []
+
+    # --- kube-proxy (upstream's defaults) --------------------------------
+    # kube-proxy raises the kernel's conntrack table to maxPerCore x cores (at
+    # least min) and sets the TCP established / close-wait timeouts.  0 (or
+    # 0s) leaves the kernel's value alone: only for hosts that cannot write
+    # those sysctls (containers, the sandbox).
+    kube_proxy_conntrack_max_per_core: 32768
+    kube_proxy_conntrack_min: 131072
+    kube_proxy_conntrack_tcp_established_timeout: 24h0m0s
+    kube_proxy_conntrack_tcp_close_wait_timeout: 1h0m0s
+    # kube-proxy's OOM score (-1000..1000): -999 keeps it alive under memory
+    # pressure.  Hosts whose root cannot lower scores (no CAP_SYS_RESOURCE)
+    # set 0.
+    kube_proxy_oom_score_adj: -999
 
     # --- artifact bundle ---------------------------------------------------
     # The bundle on the taskbox (saltsphere artifact build/fetch) and the port
@@ -47,6 +66,12 @@ saltsphere:
     containerd_sandbox_image: k8s.gcr.io/pause:3.2
     # systemd or cgroupfs.  kubelet reads the same key: both must agree.
     containerd_cgroup_driver: systemd
+    # true makes the CRI plugin raise the negative oom_score_adj kubelet asks
+    # for (critical pods, pod sandboxes) to containerd's own.  Only for hosts
+    # whose root lacks CAP_SYS_RESOURCE (user namespaces, nested containers
+    # such as the sandbox's), where runc cannot set them and every such pod
+    # would fail.  containerd's default: false.
+    containerd_restrict_oom_score_adj: false
 
     # --- OS baseline -----------------------------------------------------
     # Run a time daemon (chrony) on every host.  Hosts that share their

@@ -19,6 +19,7 @@ kubernetes-images-saltsphere-containerd-image-present-{{ file.name }}:
   saltsphere_containerd.image_present:
     - name: {{ file.ref }}
     - archive: {{ archive }}
+    - timeout: {{ kubernetes.image_import_timeout | json }}
     - require:
       - saltsphere_bundle: kubernetes-images-saltsphere-bundle-fetched-{{ file.name }}
       - sls: containerd

@@ -114,11 +114,13 @@ class Cluster:
     def pillar(self, minion_id) -> dict:
         """The pillar of one host: its own facts, the topology, the config.
 
-        Credentials from vars.yml go to control-plane hosts only: they create
-        the storage secrets; workers and etcd-only hosts never need them.
+        Credentials from vars.yml go to the first master only: it applies the
+        storage classes and the KubeSphere objects that hold them; the other
+        masters, workers and etcd-only hosts never need them.
         """
         spec = self.hosts.get(minion_id)
-        with_secrets = spec is not None and MASTER in spec.roles
+        masters = self.role_members(MASTER)
+        with_secrets = spec is not None and bool(masters) and spec.name == masters[0].name
         data = {
             "cluster": copy.deepcopy(self.topology),
             "config": dict(self.config.values) if with_secrets else self.config.public(),
@@ -141,6 +143,8 @@ def check(hosts_ini, vars_yml=None, overrides=None):
     if os.path.exists(hosts_ini):
         validate.check_inventory(inv, problems)
         validate.check_file_mode(inv, problems)
+    if os.path.exists(vars_yml):
+        validate.check_config_mode(conf, problems)
         if not config_problems.errors:
             validate.check_config(conf, inv, problems)
     return inv, conf, problems

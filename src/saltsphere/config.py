@@ -36,7 +36,8 @@ PLACEHOLDERS = {
     "CLUSTER_NAME",
 }
 
-# Keys whose values are credentials: only control-plane hosts receive them.
+# Keys whose values are credentials: only the first master receives them, and
+# YAML never reinterprets their text (see _SecretTextLoader).
 SECRET_KEYS = frozenset(
     {
         "ceph_rbd_admin_secret",
@@ -159,17 +160,42 @@ def _coerce(key, value, default, path, line, problems):
     return default
 
 
-def _top_level_lines(text):
-    """Line of every top-level key, and keys given twice (YAML keeps the last silently)."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    lines, twice = {}, []
-    if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
-            key = key_node.value
-            if key in lines:
-                twice.append((key, key_node.start_mark.line + 1, lines[key]))
-            lines[key] = key_node.start_mark.line + 1
-    return lines, twice
+class _SecretTextLoader(yaml.SafeLoader):
+    """A SafeLoader that takes the value of every secret key as the text the file holds.
+
+    YAML 1.1 reads ``0777`` as 511, ``0x1F`` as 31, ``1_000`` as 1000, ``12:30``
+    as 750, ``yes``/``off`` as booleans and ``null``/``~`` as nothing: a
+    password written so would change without a word.  The scalar's own text
+    (quotes removed, as YAML removes them) is kept instead; only a value left
+    empty stays empty.
+    """
+
+    def construct_document(self, node):
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = ALIASES.get(key_node.value, key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+                if (key in SECRET_KEYS and isinstance(value_node, yaml.ScalarNode)
+                        and (value_node.value or value_node.style)):
+                    value_node.tag = "tag:yaml.org,2002:str"
+        return super().construct_document(node)
+
+
+def _parse(text):
+    """The document, the line of every top-level key, and keys given twice (YAML keeps the last silently)."""
+    loader = _SecretTextLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines, twice = {}, []
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                key = key_node.value
+                if key in lines:
+                    twice.append((key, key_node.start_mark.line + 1, lines[key]))
+                lines[key] = key_node.start_mark.line + 1
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return data, lines, twice
 
 
 def load(path, text=None, overrides=None) -> tuple:
@@ -192,8 +218,7 @@ def load(path, text=None, overrides=None) -> tuple:
             return config, problems
 
     try:
-        data = yaml.safe_load(text)
-        lines, twice = _top_level_lines(text)
+        data, lines, twice = _parse(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

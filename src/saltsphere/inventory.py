@@ -41,6 +41,9 @@ HOST_VARS = {
     "ansible_become_pass": "become_password",
     "ansible_become_password": "become_password",
     "ansible_sudo_pass": "become_password",
+    "ansible_become": "become",
+    "ansible_become_user": "become_user",
+    "ansible_become_method": "become_method",
     "ansible_ssh_private_key_file": "private_key",
     "ansible_connection": "connection",
     "ansible_ssh_common_args": "ssh_args",
@@ -49,9 +52,6 @@ HOST_VARS = {
 }
 # Ansible variables that are harmless to see and need no mapping.
 IGNORED_ANSIBLE_VARS = {
-    "ansible_become",
-    "ansible_become_method",
-    "ansible_become_user",
     "ansible_python_interpreter",
 }
 CONNECTIONS = {"ssh", "smart", "paramiko", "local"}

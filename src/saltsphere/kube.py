@@ -23,13 +23,6 @@ ETCD_CA = f"{PKI_DIR}/etcd/ca.crt"
 ETCD_CLIENT_CERT = f"{PKI_DIR}/apiserver-etcd-client.crt"
 ETCD_CLIENT_KEY = f"{PKI_DIR}/apiserver-etcd-client.key"
 CRI_SOCKET = "/run/containerd/containerd.sock"
-# The sandbox's hosts (and any container) cannot raise nf_conntrack_max or the
-# conntrack timeouts, which are the kernel's, and runc cannot lower a score
-# below containerd's: kube-proxy leaves all of them as they are.
-PROXY_EXTRA = {
-    "oomScoreAdj": 0,
-    "conntrack": {"maxPerCore": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-}
 ADDON_DNS = "addon/coredns"
 
 
@@ -106,6 +99,20 @@ def has_image(bundle, name) -> bool:
     return any(f["kind"] == "image" and f["name"] == name for f in bundle.get("files", {}).values())
 
 
+def preflight_ignores(config, bundle) -> list:
+    """kubeadm preflight checks to ignore: vars.yml's, and ImagePull when the bundle has no CoreDNS image.
+
+    kubeadm pulls the CoreDNS image in preflight even with the addon skipped;
+    that one is about the bundle, not the host, so it is added whatever
+    vars.yml says (unless "all" already covers it).
+    """
+    ignore = list(config["kubeadm_ignore_preflight_errors"])
+    lowered = {name.lower() for name in ignore}
+    if not has_image(bundle, "coredns") and not lowered & {"imagepull", "all"}:
+        ignore.append("ImagePull")
+    return ignore
+
+
 def _params(cluster, spec, token, ca_cert_pem, bundle) -> kubeadm.Params:
     config = cluster.config.values
     is_node = NODE in spec.roles
@@ -132,7 +139,12 @@ def _params(cluster, spec, token, ca_cert_pem, bundle) -> kubeadm.Params:
         cgroup_driver=config["containerd_cgroup_driver"],
         cri_socket=CRI_SOCKET,
         proxy_mode=config["kube_proxy_mode"],
-        proxy_extra=PROXY_EXTRA,
+        conntrack_max_per_core=config["kube_proxy_conntrack_max_per_core"],
+        conntrack_min=config["kube_proxy_conntrack_min"],
+        conntrack_tcp_established_timeout=config["kube_proxy_conntrack_tcp_established_timeout"],
+        conntrack_tcp_close_wait_timeout=config["kube_proxy_conntrack_tcp_close_wait_timeout"],
+        proxy_oom_score_adj=config["kube_proxy_oom_score_adj"],
+        ignore_preflight_errors=preflight_ignores(config, bundle),
         # A master that is also a worker runs pods; a master only is tainted (kubeadm's default).
         taints=() if (MASTER in spec.roles and is_node) else None,
         skip_phases=skip,
@@ -154,12 +166,6 @@ def host_pillar(cluster, spec, kubernetes_pki, bundle) -> dict:
         control_plane = MASTER in spec.roles
         role = "join-control-plane" if control_plane else "join"
         documents = kubeadm.join_documents(params, control_plane=control_plane)
-    # kubeadm's own preflight would stop on what this install handles itself: the
-    # CoreDNS image of a bundle built without it, and the kernel config check
-    # that needs /proc/config.gz or /boot/config-* (absent in containers).
-    ignore = ["SystemVerification"]
-    if not has_image(bundle, "coredns"):
-        ignore.append("ImagePull")
     token_id = kubernetes_pki["token"].split(".", 1)[0]
     return {
         "kubernetes": {
@@ -172,7 +178,7 @@ def host_pillar(cluster, spec, kubernetes_pki, bundle) -> dict:
             "load_balancer": load_balancer(cluster),
             "config_file": CONFIG_FILE,
             "kubeadm_config": kubeadm.dump(documents),
-            "kubeadm_args": kubeadm.skip_phases_args(params) + [f"--ignore-preflight-errors={','.join(ignore)}"],
+            "kubeadm_args": kubeadm.skip_phases_args(params),
             "token_id": token_id,
             "version": params.release,
             "pod_subnet": params.pod_subnet,

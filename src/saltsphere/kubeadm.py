@@ -14,6 +14,12 @@ stop the install.  The differences that matter here:
 - From v1beta3 on the CRI socket is written as a URL (``unix:///...``):
   kubeadm 1.24 and later deprecate a bare path.
 
+``nodeRegistration.ignorePreflightErrors`` means the same in all three
+versions; kubeadm adds it to any ``--ignore-preflight-errors`` it is given.
+The KubeProxyConfiguration always spells out kube-proxy's conntrack and OOM
+settings, upstream's defaults unless the cluster chose others: the file then
+says what every node runs with.
+
 ``kubeadm join`` reads nothing but the JoinConfiguration of its file: a joining
 kubelet gets its KubeletConfiguration from the cluster's ``kubelet-config``
 ConfigMap, which ``kubeadm init`` uploads from the documents made here.
@@ -46,6 +52,9 @@ HASH_RE = re.compile(r"^sha256:[0-9a-fA-F]{64}$")
 DURATION_RE = re.compile(r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$")
 DNS_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 PHASE_RE = re.compile(r"^[a-z0-9-]+(/[a-z0-9-]+)*$")
+# A preflight check as kubeadm names it in its output ("SystemVerification", "Port-10250",
+# "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml"), or "all".
+PREFLIGHT_CHECK_RE = re.compile(r"^[A-Za-z0-9][-A-Za-z0-9_.]*$")
 PROXY_MODES = ("iptables", "ipvs")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -186,12 +195,19 @@ class Params:
     cluster_dns: str = ""
     kubelet_extra: dict = field(default_factory=dict)
     proxy_extra: dict = field(default_factory=dict)
+    # KubeProxyConfiguration's own defaults (kube-proxy 1.15 onwards); 0 / "0s" leave the kernel's value.
+    conntrack_max_per_core: int = 32768
+    conntrack_min: int = 131072
+    conntrack_tcp_established_timeout: str = "24h0m0s"
+    conntrack_tcp_close_wait_timeout: str = "1h0m0s"
+    proxy_oom_score_adj: int = -999
+    ignore_preflight_errors: tuple = ()
     node_labels: dict = field(default_factory=dict)
     taints: tuple | None = None
     skip_phases: tuple = ()
 
     def __post_init__(self):
-        for name in ("etcd_endpoints", "discovery_hashes", "cert_sans", "skip_phases"):
+        for name in ("etcd_endpoints", "discovery_hashes", "cert_sans", "skip_phases", "ignore_preflight_errors"):
             object.__setattr__(self, name, _tuple(name, getattr(self, name)))
         if self.taints is not None:
             object.__setattr__(self, "taints", _tuple("taints", self.taints))
@@ -275,6 +291,8 @@ def _validate(p):
                 f"node_labels entry {key!r}: {value!r} has an empty key or a ',', '=' or space -> fix the label"
             )
     _validate_taints(p.taints)
+    _validate_proxy(p)
+    _validate_preflight_errors(p.ignore_preflight_errors)
     for phase in p.skip_phases:
         if not PHASE_RE.match(str(phase)):
             raise ValueError(
@@ -322,6 +340,39 @@ def _validate_networks(p):
         )
 
 
+def _validate_proxy(p):
+    for name in ("conntrack_max_per_core", "conntrack_min"):
+        value = getattr(p, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} {value!r} is not a whole number of 0 or more -> use e.g. 32768, "
+                             "or 0 to leave the kernel's nf_conntrack_max alone")
+    for name in ("conntrack_tcp_established_timeout", "conntrack_tcp_close_wait_timeout"):
+        value = getattr(p, name)
+        if not DURATION_RE.match(str(value)):
+            raise ValueError(f"{name} {value!r} is not a duration -> write it like 24h0m0s or 1h, "
+                             "or 0s to leave the kernel's timeout alone")
+    value = p.proxy_oom_score_adj
+    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+        raise ValueError(f"proxy_oom_score_adj {value!r} is not between -1000 and 1000 -> use e.g. -999")
+
+
+def validate_preflight_errors(names) -> str | None:
+    """Why ``names`` cannot be kubeadm's ignorePreflightErrors, or None when they can."""
+    for name in names:
+        if not PREFLIGHT_CHECK_RE.match(str(name)):
+            return f"{name!r} is not the name of a kubeadm preflight check (e.g. SystemVerification, Port-10250)"
+    if len(names) > 1 and any(str(name).lower() == "all" for name in names):
+        return "'all' ignores every check: kubeadm refuses it together with single checks"
+    return None
+
+
+def _validate_preflight_errors(names):
+    problem = validate_preflight_errors(names)
+    if problem:
+        raise ValueError(f"ignore_preflight_errors: {problem} -> list check names as kubeadm prints them, or 'all' "
+                         "alone")
+
+
 def _validate_taints(taints):
     for taint in taints or ():
         if not (isinstance(taint, dict) and taint.get("key") and set(taint) <= {"key", "value", "effect"}
@@ -363,6 +414,8 @@ def _node_registration(p, api):
         "criSocket": _cri_socket(p, api),
         "kubeletExtraArgs": _args(api, kubelet_args),
     }
+    if p.ignore_preflight_errors:
+        registration["ignorePreflightErrors"] = list(p.ignore_preflight_errors)
     if p.taints is not None:
         # An empty list is meaningful: kubeadm then leaves a control-plane node untainted.
         registration["taints"] = [dict(taint) for taint in p.taints]
@@ -451,6 +504,13 @@ def kube_proxy_configuration(p: Params) -> dict:
         "kind": "KubeProxyConfiguration",
         "mode": p.proxy_mode,
         "clusterCIDR": p.pod_subnet,
+        "conntrack": {
+            "maxPerCore": p.conntrack_max_per_core,
+            "min": p.conntrack_min,
+            "tcpEstablishedTimeout": p.conntrack_tcp_established_timeout,
+            "tcpCloseWaitTimeout": p.conntrack_tcp_close_wait_timeout,
+        },
+        "oomScoreAdj": p.proxy_oom_score_adj,
     }, p.proxy_extra)
 
 

@@ -4,7 +4,8 @@ The hosts only measure (``extension_modules/modules/saltsphere_preflight.py``);
 this module, on the taskbox, turns those facts and the cluster's thresholds
 into one row per host and check, each with its status, what was found and what
 to do about it.  A failure means the install cannot succeed as things are; a
-warning means something to look at that does not block it.
+warning means something to look at that does not block it: an untested OS
+release is one (salt/preflight/parameters/os.yaml says which are).
 """
 
 import functools
@@ -178,29 +179,75 @@ def version_matches(pattern, version) -> bool:
     return version == pattern or version.startswith(pattern + ".")
 
 
+SUPPORTED, UNTESTED, UNSUPPORTED = "supported", "untested", "unsupported"
+
+
+def release_status(entry) -> tuple:
+    """``(status, reason)`` of a release in the OS table: ``supported``, ``untested`` or ``unsupported`` and why."""
+    if isinstance(entry, dict) and set(entry) == {UNSUPPORTED}:
+        return UNSUPPORTED, str(entry[UNSUPPORTED])
+    if entry in (SUPPORTED, UNTESTED):
+        return entry, None
+    raise ValueError(f"OS table entry {entry!r} is neither supported, untested nor {{unsupported: reason}}")
+
+
 def _supported_list(params) -> str:
     names = []
     for info in params["os"].values():
-        versions = [v for v, status in info["versions"].items() if status == "supported"]
+        versions = [v for v, entry in info["versions"].items() if release_status(entry)[0] == SUPPORTED]
         if versions:
             names.append(f"{info['name']} {'/'.join(versions)}")
     return ", ".join(names)
 
 
-def check_os(host, os_facts, params=None) -> Row:
+def distribution(os_facts) -> str:
+    """The host's distribution as bundles name theirs (os-release ``ID-VERSION_ID``: debian-12, ubuntu-22.04)."""
+    return f"{os_facts.get('id', '')}-{os_facts.get('version_id') or os_facts.get('version', '')}"
+
+
+def bundle_distributions(cluster):
+    """``(bundle directory, the distributions its manifest lists)``, or None when it has no readable manifest.
+
+    The bundle row names that problem; the OS rows then judge the release alone.
+    """
+    from saltsphere.artifacts import manifest as mf
+    from saltsphere.artifacts.errors import ArtifactError
+
+    directory = cluster.config["artifact_bundle"]
+    try:
+        return directory, list(mf.read_manifest(directory).distributions)
+    except ArtifactError:
+        return None
+
+
+def check_os(host, os_facts, params=None, bundle=None) -> Row:
+    """The release against the OS table and, with ``bundle`` (see :func:`bundle_distributions`), the bundle."""
     params = params or parameters()
     os_id, version = os_facts.get("id", ""), os_facts.get("version") or os_facts.get("version_id", "")
     shown = os_facts.get("pretty_name") or f"{os_id} {version}".strip() or "an unknown OS"
     info = params["os"].get(os_id)
-    fix = f"install a supported OS: {_supported_list(params)}"
+    supported = _supported_list(params)
+    fix = f"install {supported}, the release saltsphere's CI installs"
     if info is None:
         return Row(host, "os", FAIL, f"{shown} is not an OS saltsphere knows (ID={os_id or '?'})", fix)
-    for pattern, status in info["versions"].items():
-        if version_matches(pattern, version):
-            if status == "supported":
-                return Row(host, "os", OK, f"{shown}: supported")
-            return Row(host, "os", WARN, f"{shown}: known to work with the KubeSphere installer, past vendor support "
-                                          "and not tested with saltsphere", f"plan an upgrade; {fix}")
+    for pattern, entry in info["versions"].items():
+        if not version_matches(pattern, version):
+            continue
+        status, reason = release_status(entry)
+        if status == UNSUPPORTED:
+            return Row(host, "os", FAIL, f"{shown} is unsupported: {reason}", fix)
+        dist = distribution(os_facts)
+        if bundle is not None and dist not in bundle[1]:
+            directory, carried = bundle
+            return Row(host, "os", FAIL,
+                       f"{shown}: the bundle {directory} has no packages for {dist} "
+                       f"(it carries {', '.join(carried) or 'none'})",
+                       f"build the bundle on a {dist} machine, or fetch one whose manifest lists {dist} "
+                       f"(saltsphere artifact build/fetch --out {directory}); or {fix}")
+        if status == SUPPORTED:
+            return Row(host, "os", OK, f"{shown}: supported")
+        return Row(host, "os", WARN, f"{shown}: untested: saltsphere's CI installs {supported} only",
+                   f"expect problems CI has not met; {fix}")
     return Row(host, "os", FAIL, f"{info['name']} {version} is not supported "
                                  f"(releases known: {', '.join(info['versions'])})", fix)
 
@@ -505,6 +552,7 @@ def evaluate(cluster, answers, params=None) -> "Report":
     """Every row of every host: ``answers`` maps each host of ``cluster`` to its :class:`Answer`."""
     params = params or parameters()
     config = cluster.config
+    bundle = bundle_distributions(cluster)
     rows = {}
     answered = {}
     for name, spec in cluster.hosts.items():
@@ -519,7 +567,7 @@ def evaluate(cluster, answers, params=None) -> "Report":
         facts = answer.facts
         took = f" in {answer.seconds:.1f} s" if answer.seconds is not None else ""
         rows[name, "ssh"] = Row(name, "ssh", OK, f"answered{took}")
-        rows[name, "os"] = check_os(name, facts.get("os") or {}, params)
+        rows[name, "os"] = check_os(name, facts.get("os") or {}, params, bundle)
         arch = facts.get("arch")
         rows[name, "arch"] = (Row(name, "arch", OK, arch) if arch in params["architectures"] else
                               Row(name, "arch", FAIL, f"{arch} has no Kubernetes/KubeSphere builds",

@@ -16,6 +16,9 @@ NETWORK_PLUGINS = ("calico", "bridge")
 PROXY_MODES = ("iptables", "ipvs")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 NODEPORT_RANGE = (30000, 32767)
+# How Ansible spells a boolean host variable.
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
 
 
 def is_hostname(name) -> bool:
@@ -94,6 +97,7 @@ def check_inventory(inv, problems):
         if host.local:
             local.append(host)
         _check_credentials(inv, host, problems)
+        _check_become(inv, host, problems)
         if not inv.roles(name):
             problems.warn(path, f"host {name!r} is in no group of etcd, kube-master or kube-node; nothing will be installed on it",
                           "add it to a group, or remove it", line=host.line)
@@ -114,6 +118,14 @@ def check_file_mode(inv, problems):
                       f"chmod 600 {inv.path}")
 
 
+def check_config_mode(conf, problems):
+    """Credentials in a vars.yml that other users can read are credentials shared with them."""
+    secrets = sorted(key for key in cfg.SECRET_KEYS if conf.line(key) is not None and conf.is_set(key))
+    if secrets and os.stat(conf.path).st_mode & 0o077:
+        problems.warn(conf.path, f"holds credentials ({', '.join(secrets)}) and is readable by other users",
+                      f"chmod 600 {conf.path}")
+
+
 def _check_credentials(inv, host, problems):
     path = inv.path
     _, rejected = host.ssh_options()
@@ -130,6 +142,32 @@ def _check_credentials(inv, host, problems):
         problems.error(path, f"host {host.name!r} has different SSH and sudo passwords but no SSH key",
                        "salt-ssh sends one password for both: log in with a key (ansible_ssh_private_key_file) "
                        "or make ansible_ssh_pass and ansible_become_pass equal", line=host.line)
+
+
+def _check_become(inv, host, problems):
+    """saltsphere needs root on every host; salt-ssh gets it by logging in as root or through sudo, nothing else."""
+    path, name = inv.path, host.name
+    become_user = host.get("become_user")
+    if become_user is not None and become_user != "root":
+        problems.error(path, f"ansible_become_user={become_user} of host {name!r}: saltsphere needs root on every "
+                             "host, and salt-ssh's sudo runs commands as root",
+                       "remove ansible_become_user, or set it to root", line=host.line_of("become_user"))
+    method = host.get("become_method")
+    if method is not None and method != "sudo":
+        problems.error(path, f"ansible_become_method={method} of host {name!r} cannot be used",
+                       "salt-ssh becomes root only through sudo: use a user with sudo, or log in as root "
+                       "(then remove ansible_become_method)", line=host.line_of("become_method"))
+    become = host.get("become")
+    if become is None:
+        return
+    if become.lower() not in TRUE_WORDS + FALSE_WORDS:
+        problems.error(path, f"ansible_become={become} of host {name!r} is neither true nor false",
+                       "write ansible_become=true, or remove it", line=host.line_of("become"))
+    elif become.lower() in FALSE_WORDS and host.user != "root":
+        problems.error(path, f"host {name!r} logs in as {host.user} with ansible_become={become}, but saltsphere "
+                             "needs root on every host",
+                       "log in as root (ansible_user=root), or remove ansible_become so that salt-ssh uses sudo "
+                       "(with ansible_become_pass if sudo asks for a password)", line=host.line_of("become"))
 
 
 def _check_groups(inv, problems):
@@ -263,6 +301,31 @@ def _check_choices(conf, problems):
     for key in ("preflight_min_cpu_cores", "preflight_min_memory_gb", "preflight_min_disk_gb"):
         if conf[key] < 0:
             problems.error(path, f"{key} cannot be negative", "use 0 or more", line=conf.line(key), key=key)
+    _check_kube_proxy(conf, problems)
+    key = "kubeadm_ignore_preflight_errors"
+    problem = kubeadm.validate_preflight_errors(conf[key])
+    if problem:
+        problems.error(path, f"{key}: {problem}",
+                       "list check names as kubeadm prints them, e.g. [SystemVerification], or [all] alone",
+                       line=conf.line(key), key=key)
+
+
+def _check_kube_proxy(conf, problems):
+    path = conf.path
+    for key in ("kube_proxy_conntrack_max_per_core", "kube_proxy_conntrack_min"):
+        if conf[key] < 0:
+            problems.error(path, f"{key} cannot be negative",
+                           f"use 0 (leave the kernel's value) or more, e.g. {cfg.defaults()[key]}",
+                           line=conf.line(key), key=key)
+    for key in ("kube_proxy_conntrack_tcp_established_timeout", "kube_proxy_conntrack_tcp_close_wait_timeout"):
+        if not kubeadm.DURATION_RE.match(conf[key]):
+            problems.error(path, f"{key} {conf[key]!r} is not a duration",
+                           f"write it like {cfg.defaults()[key]} or 1h30m, or 0s to leave the kernel's timeout",
+                           line=conf.line(key), key=key)
+    key = "kube_proxy_oom_score_adj"
+    if not -1000 <= conf[key] <= 1000:
+        problems.error(path, f"{key} {conf[key]} is outside -1000..1000",
+                       "use -999 (upstream's), or 0 where root cannot lower OOM scores", line=conf.line(key), key=key)
 
 
 def _check_storage(conf, inv, problems):

@@ -65,7 +65,8 @@ def test_config_toml_carries_the_cluster_choices(loaders):
     assert config["version"] == 2
     assert config["grpc"]["address"] == "/run/containerd/containerd.sock"
     assert cri["sandbox_image"] == "k8s.gcr.io/pause:3.2"
-    assert cri["restrict_oom_score_adj"] is True
+    # containerd's default; only hosts whose root lacks CAP_SYS_RESOURCE (the sandbox's) set it
+    assert cri["restrict_oom_score_adj"] is False
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
     # Debian's containernetworking-plugins
     assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"}
@@ -80,12 +81,14 @@ def test_crictl_points_at_the_containerd_socket(loaders):
 
 def test_pillar_sets_cgroup_driver_and_sandbox_image(loaders):
     pillar = {"saltsphere": {"config": {"containerd_cgroup_driver": "cgroupfs",
-                                        "containerd_sandbox_image": "registry.example/pause:3.9"}}}
+                                        "containerd_sandbox_image": "registry.example/pause:3.9",
+                                        "containerd_restrict_oom_score_adj": True}}}
     managed = _show(loaders, "containerd.config", pillar=pillar)["containerd-config-file-managed"]
     config = tomllib.loads(_render(loaders, "config.toml.jinja", _arg(managed, "context")["containerd"]))
     cri = config["plugins"]["io.containerd.grpc.v1.cri"]
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
     assert cri["sandbox_image"] == "registry.example/pause:3.9"
+    assert cri["restrict_oom_score_adj"] is True
 
 
 @pytest.mark.parametrize("pillar, message", [

@@ -20,13 +20,13 @@ def test_pillar_comes_from_the_inventory(loaders):
     assert set(pillar["saltsphere"]["cluster"]["hosts"]) == {"master", "node1", "node2"}
 
 
-def test_secrets_reach_control_plane_only(loaders):
+def test_secrets_reach_the_first_master_only(loaders):
     pillar = loaders.modules.pillar.items(unmask=True)
     rendered = json.dumps(pillar)
     for secret in ("SECRET-NODE1", "SECRET-NODE2"):
         assert secret not in rendered, "an SSH password reached the pillar"
-    is_master = "kube-master" in pillar["saltsphere"]["host"]["roles"]
-    assert ("SECRET-ADMIN" in rendered) == is_master
+    first_master = pillar["saltsphere"]["cluster"]["kube-master"][0]["name"]
+    assert ("SECRET-ADMIN" in rendered) == (loaders.opts["id"] == first_master)
 
 
 EXPECTED_TOP = {
@@ -189,3 +189,16 @@ def test_roles_after_kubernetes_converge_it_unless_the_orchestration_did(loaders
                 if isinstance(arg, dict) and "require" in arg]
     assert any({"sls": "kubernetes.joined"} in require for require in requires), requires
     assert not any({"sls": "kubernetes"} in require for require in requires), requires
+
+
+def _image_states(ret):
+    return {k: v["saltsphere_containerd"] for k, v in ret.items()
+            if k.startswith("kubernetes-images-saltsphere-containerd-image-present-")}
+
+
+def test_image_imports_take_the_roles_timeout(loaders):
+    states = _image_states(loaders.modules.state.show_sls("kubernetes.images"))
+    assert states and all({"timeout": 600} in args for args in states.values())
+    pillar = {"saltsphere": {"lookup": {"kubernetes": {"image_import_timeout": 1800}}}}
+    states = _image_states(loaders.modules.state.show_sls("kubernetes.images", pillar=pillar))
+    assert all({"timeout": 1800} in args for args in states.values())

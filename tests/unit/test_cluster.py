@@ -128,7 +128,7 @@ def test_public_view_of_a_host_has_no_secret(loaded):
     assert not any(password in repr(loaded.inventory()) for password in HOST_PASSWORDS)
 
 
-def test_master_pillar_gets_the_config_secrets(loaded):
+def test_first_master_pillar_gets_the_config_secrets(loaded):
     pillar = loaded.pillar("master")["saltsphere"]
 
     assert pillar["config"]["ceph_rbd_admin_secret"] == "Ceph-Admin-Secret"
@@ -148,6 +148,43 @@ def test_other_hosts_get_no_config_secret(loaded, minion):
     assert config_view["ceph_rbd_enabled"] is True
     for secret in CONFIG_SECRETS:
         assert secret not in repr(pillar)
+
+
+HA_HOSTS = """\
+[all]
+m1 ansible_host=10.1.0.1 ip=10.1.0.1
+m2 ansible_host=10.1.0.2 ip=10.1.0.2
+m3 ansible_host=10.1.0.3 ip=10.1.0.3
+w1 ansible_host=10.1.0.4 ip=10.1.0.4
+
+[kube-master]
+m1
+m2
+m3
+
+[kube-node]
+w1
+m3
+
+[etcd]
+m1
+m2
+m3
+"""
+
+
+@pytest.mark.parametrize("minion, with_secrets", [("m1", True), ("m2", False), ("m3", False), ("w1", False)])
+def test_only_the_first_master_gets_the_config_secrets(write_cluster, minion, with_secrets):
+    """The first master applies the storage classes and KubeSphere's objects; the other masters never need them."""
+    loaded = cluster.load(write_cluster(HA_HOSTS, VARS))
+    pillar = loaded.pillar(minion)
+    config_view = pillar["saltsphere"]["config"]
+
+    assert (set(config.SECRET_KEYS) <= set(config_view)) is with_secrets
+    if not with_secrets:
+        assert not set(config.SECRET_KEYS) & set(config_view)
+    for secret in CONFIG_SECRETS:
+        assert (secret in repr(pillar)) is with_secrets
 
 
 @pytest.mark.parametrize("minion", ["master", "node1", "node2", "node3", "node4", "etcd1", "nobody"])

@@ -268,3 +268,56 @@ def test_is_set_treats_empty_and_placeholder_values_as_unset(tmp_path, value, is
     conf, problems = load(tmp_path, f"nfs_server: {value}\n")
     assert list(problems) == []
     assert conf.is_set("nfs_server") is is_set
+
+
+# YAML 1.1 would turn each of these into another value (or type); a secret keeps the text written.
+SECRET_SPELLINGS = [
+    ("0777", "0777"),        # octal: 511
+    ("0o17", "0o17"),
+    ("1e3", "1e3"),
+    ("1.0e+3", "1.0e+3"),    # float: 1000.0
+    ("3.10", "3.10"),        # float: 3.1
+    (".inf", ".inf"),
+    ("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"),
+    ("Yes", "Yes"), ("TRUE", "TRUE"), ("n", "n"),
+    ("0x1F", "0x1F"),        # hex: 31
+    ("0b101", "0b101"),      # binary: 5
+    ("1_000", "1_000"),      # 1000
+    ("12:30", "12:30"),      # sexagesimal: 750
+    ("190:20:30", "190:20:30"),
+    ("-0", "-0"),
+    ("2001-12-14", "2001-12-14"),  # a date
+    ("null", "null"), ("Null", "Null"), ("NULL", "NULL"), ("~", "~"),
+    ("'0777'", "0777"), ('"0x1F"', "0x1F"), ("'yes'", "yes"), ('"a\\tb"', "a\tb"),
+    ("pass word", "pass word"),
+]
+
+
+@pytest.mark.parametrize("key", sorted(config.SECRET_KEYS))
+@pytest.mark.parametrize("written, value", SECRET_SPELLINGS)
+def test_secrets_keep_the_text_written(tmp_path, key, written, value):
+    conf, problems = load(tmp_path, f"# header\n{key}: {written}\n")
+
+    assert list(problems) == []
+    assert conf[key] == value and type(conf[key]) is str
+    assert conf.line(key) == 2 and key in conf.given
+
+
+@pytest.mark.parametrize("key", sorted(config.SECRET_KEYS))
+def test_a_secret_left_empty_is_still_reported(tmp_path, key):
+    _, problems = load(tmp_path, f"{key}:\n")
+    problem = only(problems, f"{key} has no value")
+    assert problem.line == 1
+
+
+@pytest.mark.parametrize("key", sorted(config.SECRET_KEYS))
+def test_a_secret_given_as_a_list_is_still_the_wrong_type(tmp_path, key):
+    _, problems = load(tmp_path, f"{key}: [a, b]\n")
+    assert only(problems, f"{key} must be a string").line == 1
+
+
+def test_other_keys_keep_yaml_types(tmp_path):
+    conf, problems = load(tmp_path, "nfs_server_enable: yes\nks_console_nodeport: 0x7F22\n")
+    assert list(problems) == []
+    assert conf["nfs_server_enable"] is True
+    assert conf["ks_console_nodeport"] == 32546

@@ -81,7 +81,10 @@ def test_one_master_is_reached_directly(write_cluster, tmp_path, bundle):
     assert [d["kind"] for d in init] == ["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration",
                                          "KubeProxyConfiguration"]
     assert init[1]["etcd"]["external"]["endpoints"] == ["https://192.168.0.1:2379"]
-    assert init[3]["oomScoreAdj"] == 0 and init[3]["conntrack"]["maxPerCore"] == 0
+    # upstream's kube-proxy: the sandbox kernel's workarounds are the sandbox's vars.yml, not the default
+    assert init[3]["oomScoreAdj"] == -999
+    assert init[3]["conntrack"] == {"maxPerCore": 32768, "min": 131072, "tcpEstablishedTimeout": "24h0m0s",
+                                    "tcpCloseWaitTimeout": "1h0m0s"}
     join = list(yaml.safe_load_all(node["kubernetes"]["kubeadm_config"]))[0]
     ca_cert = (tmp_path / "cluster" / ".saltsphere" / "pki" / "kubernetes" / "ca.crt").read_bytes()
     assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [kubeadm.ca_cert_hash(ca_cert)]
@@ -115,11 +118,57 @@ def test_bundle_files_and_url_reach_the_pillar(write_cluster, tmp_path, bundle):
     assert bundle[1], "the bundle server is asked for before hosts download"
 
 
+def _registrations(pillar):
+    return [d["nodeRegistration"] for d in yaml.safe_load_all(pillar["kubernetes"]["kubeadm_config"])
+            if "nodeRegistration" in d]
+
+
 def test_a_bundle_without_coredns_skips_the_dns_addon(write_cluster, tmp_path, bundle):
     loaded = _load(write_cluster, tmp_path, bundle)
-    master = _pillar(loaded, "master")["kubernetes"]
-    assert "--skip-phases=addon/coredns" in master["kubeadm_args"]
-    assert "--ignore-preflight-errors=SystemVerification,ImagePull" in master["kubeadm_args"]
+    master = _pillar(loaded, "master")
+    assert master["kubernetes"]["kubeadm_args"] == ["--skip-phases=addon/coredns"]
+    # The image kubeadm's preflight pulls is missing from the bundle: that check alone is ignored.
+    for name in ("master", "node1"):
+        [registration] = _registrations(_pillar(loaded, name))
+        assert registration["ignorePreflightErrors"] == ["ImagePull"]
+
+
+def test_a_bundle_with_coredns_ignores_no_preflight_check(write_cluster, tmp_path, bundle):
+    directory, _ = bundle
+    manifest = mf.read_manifest(directory)
+    (directory / "images" / "coredns.tar").write_bytes(b"coredns")
+    coredns = mf.entry_for(directory, "images/coredns.tar", name="coredns", version="1.7.0", arch="amd64",
+                           kind="image", ref="k8s.gcr.io/coredns:1.7.0")
+    mf.write_manifest(directory, [*manifest.files, coredns], kube_version="v1.20.2", arch="amd64",
+                      distributions=["debian-12"])
+    loaded = _load(write_cluster, tmp_path, bundle)
+    master = _pillar(loaded, "master")
+    assert master["kubernetes"]["kubeadm_args"] == []
+    assert all("ignorePreflightErrors" not in r for r in _registrations(master))
+
+
+@pytest.mark.parametrize("listed, expected", [
+    ("[SystemVerification]", ["SystemVerification", "ImagePull"]),
+    ("[SystemVerification, imagepull]", ["SystemVerification", "imagepull"]),
+    ("[all]", ["all"]),
+])
+def test_preflight_checks_from_vars_yml_reach_every_kubeadm_file(write_cluster, tmp_path, bundle, listed, expected):
+    loaded = _load(write_cluster, tmp_path, bundle, extra=f"kubeadm_ignore_preflight_errors: {listed}\n")
+    for name in ("master", "node1", "node2"):
+        [registration] = _registrations(_pillar(loaded, name))
+        assert registration["ignorePreflightErrors"] == expected
+        assert not any(arg.startswith("--ignore-preflight-errors") for arg in
+                       _pillar(loaded, name)["kubernetes"]["kubeadm_args"])
+
+
+def test_kube_proxy_settings_from_vars_yml_reach_the_init_file(write_cluster, tmp_path, bundle):
+    extra = ("kube_proxy_conntrack_max_per_core: 0\nkube_proxy_conntrack_min: 0\n"
+             "kube_proxy_conntrack_tcp_established_timeout: 0s\nkube_proxy_conntrack_tcp_close_wait_timeout: 0s\n"
+             "kube_proxy_oom_score_adj: 0\n")
+    loaded = _load(write_cluster, tmp_path, bundle, extra=extra)
+    proxy = list(yaml.safe_load_all(_pillar(loaded, "master")["kubernetes"]["kubeadm_config"]))[3]
+    assert proxy["conntrack"] == {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"}
+    assert proxy["oomScoreAdj"] == 0
 
 
 def test_a_missing_bundle_is_an_error_in_the_pillar_not_a_crash(write_cluster, tmp_path, bundle):

@@ -253,15 +253,35 @@ def test_kubelet_configuration_takes_dns_driver_and_extras():
     assert kubelet["failSwapOn"] is False
 
 
+# kube-proxy's own defaults (pkg/proxy/apis/config/v1alpha1 defaults, unchanged from 1.15 on).
+UPSTREAM_CONNTRACK = {"maxPerCore": 32768, "min": 131072, "tcpEstablishedTimeout": "24h0m0s",
+                      "tcpCloseWaitTimeout": "1h0m0s"}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("mode", ["iptables", "ipvs"])
-def test_kube_proxy_configuration(mode):
-    proxy = by_kind(kubeadm.init_documents(params(proxy_mode=mode)))["KubeProxyConfiguration"]
+def test_kube_proxy_configuration_spells_out_upstream_defaults(version, mode):
+    proxy = by_kind(kubeadm.init_documents(params(kube_version=version, proxy_mode=mode)))["KubeProxyConfiguration"]
     assert proxy == {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "mode": mode,
         "clusterCIDR": "10.233.64.0/18",
+        "conntrack": UPSTREAM_CONNTRACK,
+        "oomScoreAdj": -999,
     }
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_kube_proxy_takes_the_clusters_conntrack_and_oom_settings(version):
+    p = params(kube_version=version, conntrack_max_per_core=0, conntrack_min=0,
+               conntrack_tcp_established_timeout="0s", conntrack_tcp_close_wait_timeout="0s", proxy_oom_score_adj=0)
+    proxy = by_kind(kubeadm.init_documents(p))["KubeProxyConfiguration"]
+    assert proxy["conntrack"] == {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s",
+                                  "tcpCloseWaitTimeout": "0s"}
+    assert proxy["oomScoreAdj"] == 0
+    text = kubeadm.dump(kubeadm.init_documents(p))
+    assert "tcpEstablishedTimeout: 0s" in text and "oomScoreAdj: 0" in text
 
 
 def test_proxy_extra_is_merged_deeply_and_left_untouched():
@@ -269,10 +289,30 @@ def test_proxy_extra_is_merged_deeply_and_left_untouched():
     first = params(proxy_extra=extra, proxy_mode="ipvs")
     proxy = by_kind(kubeadm.init_documents(first))["KubeProxyConfiguration"]
     assert proxy["oomScoreAdj"] == 0
-    assert proxy["conntrack"] == {"maxPerCore": 0}
+    assert proxy["conntrack"] == dict(UPSTREAM_CONNTRACK, maxPerCore=0)
     assert proxy["ipvs"] == {"strictARP": True}
     proxy["conntrack"]["min"] = 1
     assert extra == {"oomScoreAdj": 0, "conntrack": {"maxPerCore": 0}, "ipvs": {"strictARP": True}}
+
+
+# -- preflight checks to ignore -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_ignored_preflight_checks_go_to_every_node_registration(version):
+    p = params(kube_version=version, ignore_preflight_errors=["SystemVerification", "ImagePull"])
+    init = by_kind(kubeadm.init_documents(p))["InitConfiguration"]
+    join, = kubeadm.join_documents(p, control_plane=False)
+    control_plane, = kubeadm.join_documents(p, control_plane=True)
+    for document in (init, join, control_plane):
+        assert document["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification", "ImagePull"]
+    assert kubeadm.skip_phases_args(p) == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_no_check_to_ignore_writes_no_field(version):
+    p = params(kube_version=version)
+    for document in kubeadm.init_documents(p)[:1] + kubeadm.join_documents(p, control_plane=True):
+        assert "ignorePreflightErrors" not in document["nodeRegistration"]
 
 
 def test_deep_merge_keeps_sibling_keys():
@@ -491,6 +531,16 @@ def test_ca_cert_hash_refuses_what_is_not_a_certificate():
     ({"taints": ({"key": "a", "effect": "NoSchedule", "operator": "Exists"},)}, "taints entry"),
     ({"taints": ("a:NoSchedule",)}, "taints entry"),
     ({"skip_phases": ("addon/kube-proxy,addon/coredns",)}, "skip_phases entry"),
+    ({"conntrack_max_per_core": -1}, "conntrack_max_per_core .* 0 or more"),
+    ({"conntrack_min": "131072"}, "conntrack_min"),
+    ({"conntrack_max_per_core": True}, "conntrack_max_per_core"),
+    ({"conntrack_tcp_established_timeout": "1 day"}, "conntrack_tcp_established_timeout .* duration"),
+    ({"conntrack_tcp_close_wait_timeout": "60"}, "conntrack_tcp_close_wait_timeout .* duration"),
+    ({"proxy_oom_score_adj": -1001}, "proxy_oom_score_adj .* -1000 and 1000"),
+    ({"proxy_oom_score_adj": "-999"}, "proxy_oom_score_adj"),
+    ({"ignore_preflight_errors": "SystemVerification"}, "ignore_preflight_errors must be a list"),
+    ({"ignore_preflight_errors": ("all", "Swap")}, "ignore_preflight_errors: 'all'"),
+    ({"ignore_preflight_errors": ("System Verification",)}, "ignore_preflight_errors: .* preflight check"),
 ])
 def test_invalid_params_name_the_field_and_the_fix(changes, message):
     with pytest.raises(ValueError, match=message) as caught:

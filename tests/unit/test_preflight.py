@@ -271,16 +271,121 @@ def test_a_threshold_from_vars_yml_is_the_one_applied(write_cluster, answers):
 
 
 @pytest.mark.parametrize("os_id, version, status", [
-    ("ubuntu", "24.04", OK), ("ubuntu", "22.04", OK), ("ubuntu", "20.04", OK),
-    ("ubuntu", "18.04", WARN), ("ubuntu", "16.04", WARN), ("ubuntu", "14.04", FAIL), ("ubuntu", "23.10", FAIL),
-    ("debian", "12", OK), ("debian", "11", OK), ("debian", "10", FAIL),
-    ("rocky", "9.3", OK), ("almalinux", "8.9", OK), ("rhel", "9.4", OK), ("rhel", "8.10", OK),
-    ("rhel", "7.4", WARN), ("rhel", "7.9", WARN), ("rhel", "7.3", FAIL),
-    ("centos", "7.5.1804", WARN), ("centos", "7", WARN), ("centos", "7.4.1708", FAIL), ("centos", "8", FAIL),
+    ("ubuntu", "24.04", WARN), ("ubuntu", "22.04", WARN), ("ubuntu", "20.04", WARN),
+    ("ubuntu", "18.04", FAIL), ("ubuntu", "16.04", FAIL), ("ubuntu", "14.04", FAIL), ("ubuntu", "23.10", FAIL),
+    ("debian", "12", OK), ("debian", "11", WARN), ("debian", "10", FAIL),
+    ("rocky", "9.3", FAIL), ("almalinux", "8.9", FAIL), ("rhel", "9.4", FAIL), ("rhel", "8.10", FAIL),
+    ("rhel", "7.4", FAIL), ("rhel", "7.9", FAIL), ("rhel", "7.3", FAIL),
+    ("centos", "7.5.1804", FAIL), ("centos", "7", FAIL), ("centos", "7.4.1708", FAIL), ("centos", "8", FAIL),
     ("fedora", "40", FAIL),
 ])
 def test_os_support_table(os_id, version, status):
-    assert preflight.check_os("h", {"id": os_id, "version_id": version.split(".")[0], "version": version}).status == status
+    facts = {"id": os_id, "version_id": version if os_id == "ubuntu" else version.split(".")[0], "version": version}
+    row = preflight.check_os("h", facts)
+    assert row.status == status
+    assert row.fix if status != OK else not row.fix
+
+
+def test_only_the_release_ci_installs_is_supported():
+    row = preflight.check_os("h", {"id": "debian", "version_id": "12", "version": "12",
+                                   "pretty_name": "Debian GNU/Linux 12 (bookworm)"})
+    assert (row.status, row.detail) == (OK, "Debian GNU/Linux 12 (bookworm): supported")
+    assert preflight._supported_list(preflight.parameters()) == "Debian 12"
+
+
+@pytest.mark.parametrize("os_id, version", [("ubuntu", "22.04"), ("ubuntu", "24.04"), ("debian", "11")])
+def test_an_untested_release_warns_that_ci_installs_debian_12_only(os_id, version):
+    row = preflight.check_os("h", {"id": os_id, "version_id": version, "version": version})
+    assert row.status == WARN
+    assert "untested: saltsphere's CI installs Debian 12 only" in row.detail
+    assert "Debian 12" in row.fix
+
+
+@pytest.mark.parametrize("os_id, version, reason", [
+    ("rocky", "9", "no RedHat parameters for kubernetes"),
+    ("almalinux", "8", "no RedHat parameters for kubernetes"),
+    ("rhel", "7.9", "python3 is 3.6"),
+    ("centos", "7.9.2009", "no RedHat parameters for kubernetes"),
+    ("ubuntu", "18.04", "needs Python 3.8"),
+])
+def test_an_unsupported_release_fails_with_its_reason(os_id, version, reason):
+    row = preflight.check_os("h", {"id": os_id, "version_id": version.split(".")[0], "version": version})
+    assert row.status == FAIL and "is unsupported: " in row.detail and reason in row.detail
+    assert "install Debian 12" in row.fix
+
+
+def _os_answers(answers, os_facts):
+    for answer in answers.values():
+        answer.facts["os"] = dict(os_facts)
+    return answers
+
+
+UBUNTU_2204 = {"id": "ubuntu", "version_id": "22.04", "version": "22.04", "pretty_name": "Ubuntu 22.04.4 LTS"}
+
+
+def test_an_untested_release_without_packages_in_the_bundle_fails_naming_it(loaded, answers):
+    report = preflight.evaluate(loaded, _os_answers(answers, UBUNTU_2204))
+    failed = row(report, "node1", "os")
+    bundle = loaded.config["artifact_bundle"]
+    assert failed.status == FAIL
+    assert failed.detail == (f"Ubuntu 22.04.4 LTS: the bundle {bundle} has no packages for ubuntu-22.04 "
+                             "(it carries debian-12)")
+    assert "ubuntu-22.04" in failed.fix and bundle in failed.fix and "Debian 12" in failed.fix
+    assert statuses(report, "os") == {"master": FAIL, "node1": FAIL, "node2": FAIL}
+
+
+def test_an_untested_release_the_bundle_carries_is_a_warning_only(write_cluster, tmp_path, answers):
+    bundle = make_bundle(tmp_path / "bundle")
+    manifest = mf.read_manifest(bundle)
+    mf.write_manifest(bundle, manifest.files, kube_version="v1.20.2", arch="amd64",
+                      distributions=["debian-12", "ubuntu-22.04"])
+    vars_yml = SEED_VARS_YML + "preflight_min_cpu_cores: 2\npreflight_min_memory_gb: 4\npreflight_min_disk_gb: 20\n" \
+        f"kube_network_plugin: bridge\nartifact_bundle: {bundle}\n"
+    loaded = cluster.load(write_cluster(SEED_HOSTS_INI, vars_yml))
+    report = preflight.evaluate(loaded, _os_answers(answers, UBUNTU_2204))
+    assert report.passed, report.table()
+    assert {(r.host, r.check) for r in report.warnings} == {("master", "os"), ("node1", "os"), ("node2", "os")}
+    assert "untested: saltsphere's CI installs Debian 12 only" in row(report, "node1", "os").detail
+
+
+def test_even_debian_12_fails_when_the_bundle_has_no_packages_for_it(write_cluster, tmp_path, answers):
+    bundle = make_bundle(tmp_path / "bundle")
+    mf.write_manifest(bundle, mf.read_manifest(bundle).files, kube_version="v1.20.2", arch="amd64",
+                      distributions=["ubuntu-22.04"])
+    loaded = cluster.load(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + f"kube_network_plugin: bridge\n"
+                                        f"artifact_bundle: {bundle}\n"))
+    failed = row(preflight.evaluate(loaded, answers), "node1", "os")
+    assert failed.status == FAIL and "has no packages for debian-12 (it carries ubuntu-22.04)" in failed.detail
+
+
+def test_without_a_readable_bundle_the_os_row_judges_the_release_alone(write_cluster, tmp_path, answers):
+    loaded = cluster.load(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + f"artifact_bundle: {tmp_path / 'none'}\n"))
+    report = preflight.evaluate(loaded, answers)
+    assert statuses(report, "os") == {"master": OK, "node1": OK, "node2": OK}
+    assert row(report, preflight.TASKBOX, "bundle").status == FAIL
+
+
+def _roles_with_family_parameters():
+    """Roles whose map.jinja reads parameters/os_family/<grain>.yaml: each needs one per family it runs on."""
+    return sorted(path.parent.name for path in (ROOT / "salt").glob("*/map.jinja")
+                  if "parameters/os_family/" in path.read_text())
+
+
+def test_the_os_table_says_what_the_tree_holds():
+    params = preflight.parameters()
+    roles = _roles_with_family_parameters()
+    assert {"os", "etcd", "containerd", "kubernetes"} <= set(roles)
+    for info in params["os"].values():
+        grain = params["families"][info["family"]]["os_family"]
+        missing = [r for r in roles if not (ROOT / "salt" / r / "parameters" / "os_family" / f"{grain}.yaml").exists()]
+        for version, entry in info["versions"].items():
+            status, reason = preflight.release_status(entry)
+            if status == preflight.UNSUPPORTED:
+                for role in ("kubernetes", "etcd", "containerd", "os"):
+                    named = f"parameters for {role}" in reason
+                    assert named == (role in missing), (info["name"], version, role, reason)
+            else:
+                assert not missing, f"{info['name']} {version} is {status} but lacks {grain} parameters for {missing}"
 
 
 def test_swap_and_sysctls_and_installable_commands_only_warn(loaded, answers):

@@ -119,7 +119,7 @@ def pillars(opts):
         loader.destroy()
 
 
-def test_ext_pillar_gives_secrets_to_the_master_only(write_cluster, pillars):
+def test_ext_pillar_gives_secrets_to_the_first_master_only(write_cluster, pillars):
     write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + "ks_admin_password: Ks-Admin-Pw\n")
 
     master = pillars["saltsphere"]("master", {})["saltsphere"]

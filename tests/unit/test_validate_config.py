@@ -495,3 +495,98 @@ def test_kubernetes_settings_are_checked(check, text, key):
 
 def test_an_external_endpoint_with_a_port_is_accepted(check):
     assert not check(vars_text=SEED_VARS_YML + 'kube_control_plane_endpoint: "10.0.0.9:6443"\n').errors
+
+
+# --- kube-proxy and kubeadm preflight --------------------------------------------
+
+
+@pytest.mark.parametrize("line, key, words", [
+    ("kube_proxy_conntrack_max_per_core: -1", "kube_proxy_conntrack_max_per_core", "cannot be negative"),
+    ("kube_proxy_conntrack_min: -5", "kube_proxy_conntrack_min", "cannot be negative"),
+    ("kube_proxy_conntrack_tcp_established_timeout: 1 day", "kube_proxy_conntrack_tcp_established_timeout",
+     "is not a duration"),
+    ("kube_proxy_conntrack_tcp_close_wait_timeout: 60", "kube_proxy_conntrack_tcp_close_wait_timeout",
+     "is not a duration"),
+    ("kube_proxy_oom_score_adj: -1001", "kube_proxy_oom_score_adj", "outside -1000..1000"),
+    ("kube_proxy_oom_score_adj: 1001", "kube_proxy_oom_score_adj", "outside -1000..1000"),
+    ("kube_proxy_oom_score_adj: low", "kube_proxy_oom_score_adj", "must be a whole number"),
+    ("kube_proxy_conntrack_max_per_core: yes", "kube_proxy_conntrack_max_per_core", "must be a whole number"),
+    ("kubeadm_ignore_preflight_errors: [all, Swap]", "kubeadm_ignore_preflight_errors", "'all' ignores every check"),
+    ("kubeadm_ignore_preflight_errors: ['Port 10250']", "kubeadm_ignore_preflight_errors",
+     "is not the name of a kubeadm preflight check"),
+])
+def test_kube_proxy_and_preflight_settings_are_checked(check, line, key, words):
+    vars_text = vars_with(line + "\n")
+    problem = only(check(vars_text=vars_text), words)
+    assert problem.message.startswith(key)
+    assert_on_key(problem, vars_text, key, line)
+
+
+@pytest.mark.parametrize("text", [
+    "kube_proxy_conntrack_max_per_core: 0\nkube_proxy_conntrack_min: 0\n",
+    "kube_proxy_conntrack_tcp_established_timeout: 0s\nkube_proxy_conntrack_tcp_close_wait_timeout: 0\n",
+    "kube_proxy_conntrack_tcp_established_timeout: 12h\nkube_proxy_conntrack_tcp_close_wait_timeout: 1h30m\n",
+    "kube_proxy_oom_score_adj: 0\n",
+    "kube_proxy_oom_score_adj: -1000\n",
+    "kubeadm_ignore_preflight_errors: [SystemVerification, Port-10250]\n",
+    "kubeadm_ignore_preflight_errors: SystemVerification\n",
+    "kubeadm_ignore_preflight_errors: [all]\n",
+    "kubeadm_ignore_preflight_errors: [FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]\n",
+])
+def test_valid_kube_proxy_and_preflight_settings_pass(check, text):
+    assert check(vars_text=vars_with(text)).errors == []
+
+
+def test_defaults_are_upstream_kube_proxy_and_every_kubeadm_check():
+    from saltsphere import config
+
+    defaults = config.defaults()
+    assert defaults["kube_proxy_conntrack_max_per_core"] == 32768
+    assert defaults["kube_proxy_conntrack_min"] == 131072
+    assert defaults["kube_proxy_conntrack_tcp_established_timeout"] == "24h0m0s"
+    assert defaults["kube_proxy_conntrack_tcp_close_wait_timeout"] == "1h0m0s"
+    assert defaults["kube_proxy_oom_score_adj"] == -999
+    assert defaults["kubeadm_ignore_preflight_errors"] == []
+    assert defaults["containerd_restrict_oom_score_adj"] is False
+
+
+# --- a vars.yml that holds credentials -------------------------------------------
+
+SECRETS_TEXT = vars_with("ks_admin_password: Admin-Pw-77\njwt_admin_key: Jwt-Key-77\nceph_rbd_user_secret: ''\n")
+
+
+@pytest.fixture
+def check_vars_mode(write_cluster):
+    def run(vars_text, mode):
+        path = write_cluster(SEED_HOSTS_INI, vars_text)
+        vars_yml = path.parent / "vars.yml"
+        vars_yml.chmod(mode)
+        from saltsphere import cluster
+
+        _, _, problems = cluster.check(str(path))
+        return vars_yml, problems
+
+    return run
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_vars_yml_with_credentials_readable_by_others_is_a_warning(check_vars_mode, mode):
+    path, problems = check_vars_mode(SECRETS_TEXT, mode)
+
+    assert problems.errors == []
+    [warning] = [w for w in problems.warnings if w.path == str(path)]
+    # names only, sorted, and only the keys that hold a value
+    assert warning.message == "holds credentials (jwt_admin_key, ks_admin_password) and is readable by other users"
+    assert warning.fix == f"chmod 600 {path}"
+    assert "Admin-Pw-77" not in str(warning) and "Jwt-Key-77" not in str(warning)
+
+
+@pytest.mark.parametrize("text, mode", [
+    (SECRETS_TEXT, 0o600),
+    (SECRETS_TEXT, 0o400),
+    (SEED_VARS_YML, 0o644),
+    (vars_with("ks_admin_password: ''\nceph_rbd_admin_secret: SHOULD_BE_REPLACED\n"), 0o644),
+])
+def test_private_vars_yml_or_one_without_credentials_gives_no_warning(check_vars_mode, text, mode):
+    path, problems = check_vars_mode(text, mode)
+    assert [w for w in problems.warnings if w.path == str(path)] == []

@@ -384,3 +384,64 @@ def check_mode(write_cluster):
         return path, problems
 
     return run
+
+
+# --- becoming root -----------------------------------------------------------------
+
+NODE1 = "node1 ansible_host=192.168.0.2 ip=192.168.0.2"
+
+
+@pytest.mark.parametrize("user", ["deploy", "postgres", "Root"])
+def test_become_user_other_than_root_is_refused(check, user):
+    problem = only(check(with_node1(f"{NODE1} ansible_user=ops ansible_become_user={user}")),
+                   f"ansible_become_user={user}")
+    assert problem.message == (f"ansible_become_user={user} of host 'node1': saltsphere needs root on every host, "
+                               "and salt-ssh's sudo runs commands as root")
+    assert problem.line == 3 and problem.path.endswith("hosts.ini")
+    assert problem.fix == "remove ansible_become_user, or set it to root"
+
+
+@pytest.mark.parametrize("method", ["su", "doas", "pbrun", "pfexec", "runas", "dzdo", "ksu", "machinectl"])
+@pytest.mark.parametrize("user", ["", " ansible_user=ops ansible_become_pass=pw"])
+def test_become_method_other_than_sudo_is_refused(check, method, user):
+    problem = only(check(with_node1(f"{NODE1}{user} ansible_become_method={method}")),
+                   f"ansible_become_method={method}")
+    assert problem.line == 3
+    assert problem.fix.startswith("salt-ssh becomes root only through sudo: use a user with sudo, or log in as root")
+
+
+@pytest.mark.parametrize("value", ["false", "False", "no", "off", "0"])
+def test_become_false_with_a_non_root_user_is_refused(check, value):
+    problem = only(check(with_node1(f"{NODE1} ansible_user=ops ansible_become={value}")), "logs in as ops")
+    assert problem.message == (f"host 'node1' logs in as ops with ansible_become={value}, but saltsphere needs "
+                               "root on every host")
+    assert problem.line == 3
+    assert "log in as root" in problem.fix and "sudo" in problem.fix
+
+
+def test_become_that_is_not_a_boolean_is_refused(check):
+    problem = only(check(with_node1(f"{NODE1} ansible_user=ops ansible_become=sometimes")), "neither true nor false")
+    assert problem.line == 3
+
+
+def test_become_settings_in_group_vars_are_reported_where_they_are_set(check):
+    text = hosts_ini(lines=(MASTER_LINE, NODE1, NODE2_LINE),
+                     extra="[kube-node:vars]\nansible_user=ops\nansible_become_method=su\nansible_become_user=app\n")
+    problems = check(text)
+    method = only(problems, "ansible_become_method=su of host 'node1'")
+    user = only(problems, "ansible_become_user=app of host 'node2'")
+    assert method.line == line_number(text, "ansible_become_method=su")
+    assert user.line == line_number(text, "ansible_become_user=app")
+
+
+@pytest.mark.parametrize("variables", [
+    "ansible_become_method=sudo",
+    "ansible_become_user=root",
+    "ansible_become=true ansible_become_method=sudo ansible_become_user=root",
+    "ansible_user=ops ansible_become=yes ansible_become_method=sudo ansible_become_user=root",
+    "ansible_user=ops ansible_become_pass=pw",
+    "ansible_become=false",
+    "ansible_user=root ansible_become=no",
+])
+def test_root_and_sudo_pass(check, variables):
+    assert check(with_node1(f"{NODE1} {variables}")).errors == []

@@ -19,6 +19,17 @@ kube_network_plugin: bridge
 
 # The hosts share this machine's kernel clock: a time daemon inside them would fight over it.
 os_time_sync: false
+
+# The hosts share this machine's kernel too, and their root lacks CAP_SYS_RESOURCE: kube-proxy
+# leaves the kernel's conntrack table and timeouts alone and keeps its OOM score, containerd
+# raises the negative OOM scores kubelet asks for (runc cannot set them), and kubeadm skips its
+# kernel config check (no /proc/config.gz or /boot/config-* inside a host).
+kube_proxy_conntrack_max_per_core: 0
+kube_proxy_conntrack_tcp_established_timeout: 0s
+kube_proxy_conntrack_tcp_close_wait_timeout: 0s
+kube_proxy_oom_score_adj: 0
+containerd_restrict_oom_score_adj: true
+kubeadm_ignore_preflight_errors: [SystemVerification]
 """
 
 STORAGE_SINGLE_HOST = """
