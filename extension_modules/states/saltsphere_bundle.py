@@ -6,7 +6,7 @@ Files of the taskbox's bundle on a host, fetched once and checked by sha256.
     kubernetes-binaries-saltsphere-bundle-fetched-kubelet:
       saltsphere_bundle.fetched:
         - name: /usr/local/bin/kubelet
-        - source: http://172.29.0.1:8089/bin/kubelet
+        - source: http://172.29.0.1:8089/<token>/bin/kubelet
         - sha256: 2f0a...
         - mode: '0755'
 

@@ -75,20 +75,23 @@ def bundle_manifest(bundle_dir):
 def bundle_pillar(cluster, spec) -> dict:
     """Where the host downloads the bundle from, and every file's hash; ``error`` when there is no bundle."""
     config = cluster.config.values
-    bundle_dir = config["artifact_bundle"]
     try:
-        manifest = bundle_manifest(bundle_dir)
-        serve.ensure_server(bundle_dir, config["artifact_port"], Path(cluster.directory) / ".saltsphere")
+        manifest = bundle_manifest(config["artifact_bundle"])
         address = "127.0.0.1" if spec.local else serve.source_address_for(spec.ip)
     except ArtifactError as exc:
         return {"error": str(exc)}
+    # prepare starts the server; rendering only reads the record it left.
+    server = serve.record(Path(cluster.directory) / ".saltsphere")
+    if server is None or address not in server["addresses"]:
+        return {"error": f"no bundle server is running for this cluster (or it does not listen towards {spec.ip}): "
+                         "run `salt-run saltsphere.prepare` (the orchestration and ./install.sh run it first)"}
     files = {
         entry.path: {"name": entry.name, "kind": entry.kind, "version": entry.version, "sha256": entry.sha256,
                      "ref": entry.ref}
         for entry in manifest.files
     }
     return {
-        "url": f"http://{serve.url_host(address)}:{config['artifact_port']}",
+        "url": serve.base_url(address, server["port"], server["token"]),
         "kube_version": manifest.kube_version,
         "distributions": manifest.distributions,
         "files": files,

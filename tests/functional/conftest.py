@@ -5,9 +5,9 @@ pillar_roots, extension modules and ext_pillar, so top matching and pillar are
 exactly what salt-ssh computes for the same host.
 """
 
+import os
 import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from saltfactories.utils.functional import Loaders
 
 from saltsphere import paths
 from saltsphere.artifacts import manifest as mf
+from saltsphere.artifacts import serve
 
 ROOT = paths.project_root()
 
@@ -65,7 +66,7 @@ def _free_port():
 
 @pytest.fixture(scope="session")
 def sample_bundle(tmp_path_factory):
-    """A small bundle: the pillar serves it like a real one (the server is stopped afterwards)."""
+    """A small bundle, served like a real one by the sample cluster's bundle server."""
     directory = tmp_path_factory.mktemp("bundle")
     entries = []
     for path, name, kind, ref in BUNDLE_FILES:
@@ -73,16 +74,21 @@ def sample_bundle(tmp_path_factory):
         (directory / path).write_text(name)
         entries.append(mf.entry_for(directory, path, name=name, version="v1.20.2", arch="amd64", kind=kind, ref=ref))
     mf.write_manifest(directory, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
-    yield directory
-    subprocess.run(["pkill", "-f", f"saltsphere.artifacts.serve --dir {directory}"], check=False)
+    return directory
 
 
 @pytest.fixture(scope="session")
 def sample_cluster(tmp_path_factory, sample_bundle):
     directory = tmp_path_factory.mktemp("cluster")
     (directory / "hosts.ini").write_text(SAMPLE_HOSTS)
-    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}\nartifact_port: {_free_port()}\n")
-    return directory
+    port = _free_port()
+    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}\nartifact_port: {port}\n")
+    # What prepare does before any host renders: serve the bundle towards the hosts, for as long as this session.
+    state_dir = directory / ".saltsphere"
+    addresses = sorted({serve.source_address_for(ip) for ip in ("192.168.50.10", "192.168.50.11", "192.168.50.12")})
+    serve.start(sample_bundle, port, addresses, state_dir, owner_pid=os.getpid())
+    yield directory
+    serve.stop(state_dir)
 
 
 def minion_opts(salt_factories, minion_id, cluster_dir):

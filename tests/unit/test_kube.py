@@ -50,10 +50,12 @@ def bundle(tmp_path, monkeypatch):
         (directory / path).write_bytes(name.encode())
         entries.append(mf.entry_for(directory, path, name=name, version="v1.20.2", arch="amd64", kind=kind, ref=ref))
     mf.write_manifest(directory, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
-    started = []
-    monkeypatch.setattr(serve, "ensure_server", lambda *args: started.append(args))
+    server = {"token": "TOKEN", "port": 8089, "addresses": ["10.9.9.9"], "pid": 1, "bundle_dir": str(directory),
+              "overlay": {}}
+    records = []
+    monkeypatch.setattr(serve, "record", lambda state_dir: records.append(state_dir) or server)
     monkeypatch.setattr(serve, "source_address_for", lambda ip: "10.9.9.9")
-    return directory, started
+    return directory, records
 
 
 def _load(write_cluster, tmp_path, bundle, hosts=SEED_HOSTS_INI, extra=""):
@@ -113,9 +115,21 @@ def test_an_external_endpoint_turns_the_load_balancer_off(write_cluster, tmp_pat
 def test_bundle_files_and_url_reach_the_pillar(write_cluster, tmp_path, bundle):
     loaded = _load(write_cluster, tmp_path, bundle)
     data = _pillar(loaded, "node1")["bundle"]
-    assert data["url"] == "http://10.9.9.9:8089"
+    assert data["url"] == "http://10.9.9.9:8089/TOKEN"
     assert data["files"]["images/pause.tar"]["ref"] == "k8s.gcr.io/pause:3.2"
-    assert bundle[1], "the bundle server is asked for before hosts download"
+    assert bundle[1] == [tmp_path / "cluster" / ".saltsphere"], "the server's record is read, nothing started"
+
+
+@pytest.mark.parametrize("server", [None, {"token": "T", "port": 8089, "addresses": ["10.0.0.1"], "pid": 1,
+                                           "bundle_dir": "/b", "overlay": {}}])
+def test_without_a_server_towards_the_host_the_pillar_says_to_prepare(write_cluster, tmp_path, bundle, monkeypatch,
+                                                                       server):
+    monkeypatch.setattr(serve, "record", lambda state_dir: server)
+    loaded = _load(write_cluster, tmp_path, bundle)
+    data = _pillar(loaded, "node1")["bundle"]
+    assert data == {"error": f"no bundle server is running for this cluster (or it does not listen towards "
+                             f"{loaded.hosts['node1'].ip}): run `salt-run saltsphere.prepare` (the orchestration "
+                             "and ./install.sh run it first)"}
 
 
 def _registrations(pillar):

@@ -1,0 +1,5 @@
+import sys
+
+from saltsphere.artifacts.serve.daemon import main
+
+sys.exit(main())
