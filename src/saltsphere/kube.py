@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 from saltsphere import kubeadm
+from saltsphere.artifacts import aptrepo
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts import serve
 from saltsphere.artifacts.errors import ArtifactError
@@ -83,10 +84,13 @@ def bundle_pillar(cluster, spec) -> dict:
     """Where the host downloads the bundle from, and every file's hash; ``error`` when there is no bundle."""
     config = cluster.config.values
     bundle_dir = config["artifact_bundle"]
+    state_dir = Path(cluster.directory) / ".saltsphere"
     try:
         manifest = bundle_manifest(bundle_dir)
-        serve.ensure_server(bundle_dir, config["artifact_port"], Path(cluster.directory) / ".saltsphere")
+        serve.ensure_server(bundle_dir, config["artifact_port"], state_dir)
         address = "127.0.0.1" if spec.local else serve.source_address_for(spec.ip)
+        # Made by the prepare step; None until then, and the hosts' package installs say so.
+        apt_keyring = aptrepo.public_keyring(state_dir)
     except ArtifactError as exc:
         return {"error": str(exc)}
     files = {
@@ -99,6 +103,7 @@ def bundle_pillar(cluster, spec) -> dict:
         "kube_version": manifest.kube_version,
         "distributions": manifest.distributions,
         "files": files,
+        "apt_keyring": apt_keyring,
     }
 
 

@@ -1,5 +1,7 @@
 """The Kubernetes pillar of each host: role, endpoint, load balancer, kubeadm file, bundle."""
 
+import base64
+
 import yaml
 import pytest
 
@@ -113,6 +115,16 @@ def test_bundle_files_and_url_reach_the_pillar(write_cluster, tmp_path, bundle):
     assert data["url"] == "http://10.9.9.9:8089"
     assert data["files"]["images/pause.tar"]["ref"] == "k8s.gcr.io/pause:3.2"
     assert bundle[1], "the bundle server is asked for before hosts download"
+
+
+def test_the_clusters_package_key_reaches_the_pillar_once_prepared(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle)
+    assert _pillar(loaded, "node1")["bundle"]["apt_keyring"] is None
+    apt_dir = tmp_path / "cluster" / ".saltsphere" / "apt"
+    assert not apt_dir.exists(), "rendering pillar must not make the key"
+    apt_dir.mkdir(mode=0o700)
+    (apt_dir / "keyring.gpg").write_bytes(b"\x98\x33key")
+    assert _pillar(loaded, "node1")["bundle"]["apt_keyring"] == base64.b64encode(b"\x98\x33key").decode()
 
 
 def test_a_bundle_without_coredns_skips_the_dns_addon(write_cluster, tmp_path, bundle):
