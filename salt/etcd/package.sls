@@ -1,5 +1,5 @@
 {%- from 'etcd/map.jinja' import etcd with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
+{%- from 'os/bundle.jinja' import pkg_source, pkg_recommends with context %}
 
 include:
   - os.pkgdb
@@ -14,14 +14,13 @@ etcd-package-file-managed-policy-rc:
         #!/bin/sh
         exit 101
     - prereq:
-      - pkg: etcd-package-pkg-installed
+      - saltsphere_packages: etcd-package-saltsphere-packages-installed
 
-etcd-package-pkg-installed:
-  pkg.installed:
-    - refresh: {{ pkg_refresh | json }}
-    - install_recommends: {{ pkg_recommends | json }}
-    - env: {{ pkg_env | json }}
+etcd-package-saltsphere-packages-installed:
+  saltsphere_packages.installed:
     - pkgs: {{ etcd.pkgs | json }}
+    - source: {{ pkg_source | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - require:
       - sls: os.pkgdb
 
@@ -29,4 +28,4 @@ etcd-package-file-absent-policy-rc:
   file.absent:
     - name: /usr/sbin/policy-rc.d
     - onchanges:
-      - pkg: etcd-package-pkg-installed
+      - saltsphere_packages: etcd-package-saltsphere-packages-installed

@@ -14,6 +14,7 @@ import pytest
 from saltfactories.utils.functional import Loaders
 
 from saltsphere import paths
+from saltsphere.artifacts import aptrepo
 from saltsphere.artifacts import manifest as mf
 
 ROOT = paths.project_root()
@@ -82,6 +83,8 @@ def sample_cluster(tmp_path_factory, sample_bundle):
     directory = tmp_path_factory.mktemp("cluster")
     (directory / "hosts.ini").write_text(SAMPLE_HOSTS)
     (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}\nartifact_port: {_free_port()}\n")
+    # What the prepare step does: the cluster's key, and the bundle's repository signed with it.
+    aptrepo.ensure_signed(directory / ".saltsphere", sample_bundle, mf.read_manifest(sample_bundle))
     return directory
 
 
