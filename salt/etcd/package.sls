@@ -1,18 +1,32 @@
 {%- from 'etcd/map.jinja' import etcd with context %}
 {%- from 'os/bundle.jinja' import pkg_source, pkg_recommends with context %}
+{%- set unit = etcd.service ~ '.service' %}
+{%- set mask = etcd.runtime_unit_dir ~ '/' ~ unit %}
 
 include:
   - os.pkgdb
 
-{#- The distribution's package starts etcd with its own configuration as
-    soon as it is installed; keep it from starting until ours is in place. #}
-etcd-package-file-managed-policy-rc:
-  file.managed:
-    - name: /usr/sbin/policy-rc.d
-    - mode: '0755'
-    - contents: |
-        #!/bin/sh
-        exit 101
+{#- The distribution's package starts etcd as soon as it is installed, with
+    its own configuration; a runtime mask keeps it from starting until ours
+    is in place.  It is taken only when the package is about to be installed
+    and lives in /run, so neither a failed run nor a host cut mid-install can
+    keep it past a reboot; a mask left by a run cut after the install is
+    released at the start of the next one. #}
+etcd-package-cmd-run-unmask-interrupted:
+  cmd.run:
+    - name: systemctl unmask --runtime {{ unit }}
+    - onlyif:
+      - fun: file.is_link
+        path: {{ mask | json }}
+    - unless:
+      - fun: saltsphere_packages.missing
+        pkgs: {{ etcd.pkgs | json }}
+    - require:
+      - sls: os.pkgdb
+
+etcd-package-cmd-run-mask:
+  cmd.run:
+    - name: systemctl mask --runtime {{ unit }}
     - prereq:
       - saltsphere_packages: etcd-package-saltsphere-packages-installed
 
@@ -23,9 +37,10 @@ etcd-package-saltsphere-packages-installed:
     - install_recommends: {{ pkg_recommends | json }}
     - require:
       - sls: os.pkgdb
+      - cmd: etcd-package-cmd-run-unmask-interrupted
 
-etcd-package-file-absent-policy-rc:
-  file.absent:
-    - name: /usr/sbin/policy-rc.d
+etcd-package-cmd-run-unmask:
+  cmd.run:
+    - name: systemctl unmask --runtime {{ unit }}
     - onchanges:
       - saltsphere_packages: etcd-package-saltsphere-packages-installed

@@ -149,6 +149,24 @@ def test_without_the_clusters_key_the_bundle_is_still_the_source(loaders):
     assert _arg(installed["saltsphere_packages"], "source")["keyring"] is None
 
 
+def test_etcd_is_held_by_a_runtime_mask_only_while_its_package_installs(loaders):
+    if loaders.opts["id"] != "master":
+        return
+    states = {sid: (module, function, args) for sid, module, function, args in _states(_highstate(loaders))}
+    _, _, mask = states["etcd-package-cmd-run-mask"]
+    assert _arg(mask, "name") == "systemctl mask --runtime etcd.service"
+    assert _arg(mask, "prereq") == [{"saltsphere_packages": "etcd-package-saltsphere-packages-installed"}]
+    _, _, unmask = states["etcd-package-cmd-run-unmask"]
+    assert _arg(unmask, "name") == "systemctl unmask --runtime etcd.service"
+    assert _arg(unmask, "onchanges") == [{"saltsphere_packages": "etcd-package-saltsphere-packages-installed"}]
+    _, _, left = states["etcd-package-cmd-run-unmask-interrupted"]
+    assert _arg(left, "name") == "systemctl unmask --runtime etcd.service"
+    assert _arg(left, "onlyif") == [{"fun": "file.is_link", "path": "/run/systemd/system/etcd.service"}]
+    assert _arg(left, "unless") == [{"fun": "saltsphere_packages.missing", "pkgs": ["etcd-server", "etcd-client"]}]
+    assert {"sls": "etcd.package"} in _arg(states["etcd-service-service-running"][2], "require")
+    assert "policy-rc.d" not in json.dumps(states)
+
+
 @pytest.mark.parametrize("sls", ["os", "os.pkgdb", "os.hosts", "os.kernel", "os.swap", "os.time"])
 def test_sls_renders_alone(loaders, sls):
     ret = loaders.modules.state.show_sls(sls)
