@@ -24,6 +24,15 @@ etcd-package-cmd-run-unmask-interrupted:
     - require:
       - sls: os.pkgdb
 
+{#- The policy-rc.d earlier versions held etcd with could be left behind,
+    and then no service starts on the host again; only one with exactly
+    their content is removed, another may be an operator's. #}
+etcd-package-file-absent-retired-policy-rc:
+  file.absent:
+    - name: {{ etcd.retired_policy_rc | json }}
+    - onlyif: >-
+        test "$(cat {{ etcd.retired_policy_rc }} 2>/dev/null)" = "$(printf '#!/bin/sh\nexit 101')"
+
 etcd-package-cmd-run-mask:
   cmd.run:
     - name: systemctl mask --runtime {{ unit }}
@@ -38,6 +47,7 @@ etcd-package-saltsphere-packages-installed:
     - require:
       - sls: os.pkgdb
       - cmd: etcd-package-cmd-run-unmask-interrupted
+      - file: etcd-package-file-absent-retired-policy-rc
 
 etcd-package-cmd-run-unmask:
   cmd.run:

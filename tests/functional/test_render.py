@@ -164,7 +164,11 @@ def test_etcd_is_held_by_a_runtime_mask_only_while_its_package_installs(loaders)
     assert _arg(left, "onlyif") == [{"fun": "file.is_link", "path": "/run/systemd/system/etcd.service"}]
     assert _arg(left, "unless") == [{"fun": "saltsphere_packages.missing", "pkgs": ["etcd-server", "etcd-client"]}]
     assert {"sls": "etcd.package"} in _arg(states["etcd-service-service-running"][2], "require")
-    assert "policy-rc.d" not in json.dumps(states)
+    retired = states["etcd-package-file-absent-retired-policy-rc"]
+    assert retired[:2] == ("file", "absent") and _arg(retired[2], "name") == "/usr/sbin/policy-rc.d"
+    assert "exit 101" in _arg(retired[2], "onlyif")
+    assert not [sid for sid, (module, function, args) in states.items()
+                if module == "file" and function != "absent" and "policy-rc.d" in str(_arg(args, "name"))]
 
 
 @pytest.mark.parametrize("sls", ["os", "os.pkgdb", "os.hosts", "os.kernel", "os.swap", "os.time"])
