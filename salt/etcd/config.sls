@@ -12,7 +12,7 @@ etcd-config-file-directory-pki:
     - mode: '0750'
     - makedirs: True
     - require:
-      - pkg: etcd-package-pkg-installed
+      - saltsphere_packages: etcd-package-saltsphere-packages-installed
 
 etcd-config-file-managed-ca:
   file.managed:
@@ -52,7 +52,7 @@ etcd-config-file-directory-data:
     - mode: '0700'
     - makedirs: True
     - require:
-      - pkg: etcd-package-pkg-installed
+      - saltsphere_packages: etcd-package-saltsphere-packages-installed
 
 etcd-config-file-managed-env:
   file.managed:

@@ -7,5 +7,7 @@ etcd-service-service-running:
   service.running:
     - name: {{ etcd.service }}
     - enable: True
+    - require:
+      - sls: etcd.package
     - watch:
       - sls: etcd.config

@@ -1,19 +1,19 @@
 {#- With several masters and no external endpoint, every Kubernetes host
     reaches the API through haproxy on 127.0.0.1 (saltsphere:kubernetes:load_balancer). #}
 {%- from 'kubernetes/map.jinja' import kubernetes, cluster with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
+{%- from 'os/bundle.jinja' import pkg_source, pkg_recommends with context %}
 {%- set lb = cluster.load_balancer %}
 {%- if lb.enabled %}
 
 include:
   - os.pkgdb
 
-kubernetes-load-balancer-pkg-installed:
-  pkg.installed:
-    - refresh: {{ pkg_refresh | json }}
+kubernetes-load-balancer-saltsphere-packages-installed:
+  saltsphere_packages.installed:
+    - pkgs:
+      - {{ kubernetes.lb_pkg | json }}
+    - source: {{ pkg_source | json }}
     - install_recommends: {{ pkg_recommends | json }}
-    - env: {{ pkg_env | json }}
-    - name: {{ kubernetes.lb_pkg }}
     - require:
       - sls: os.pkgdb
 
@@ -25,7 +25,7 @@ kubernetes-load-balancer-file-managed-config:
     - context:
         lb: {{ lb | json }}
     - require:
-      - pkg: kubernetes-load-balancer-pkg-installed
+      - saltsphere_packages: kubernetes-load-balancer-saltsphere-packages-installed
 
 kubernetes-load-balancer-service-running:
   service.running:

@@ -1,14 +1,13 @@
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
+{%- from 'os/bundle.jinja' import pkg_source, pkg_recommends with context %}
 
 include:
   - .pkgdb
 
-os-packages-pkg-installed:
-  pkg.installed:
+os-packages-saltsphere-packages-installed:
+  saltsphere_packages.installed:
     - pkgs: {{ os.pkgs | json }}
-    - refresh: {{ pkg_refresh | json }}
+    - source: {{ pkg_source | json }}
     - install_recommends: {{ pkg_recommends | json }}
-    - env: {{ pkg_env | json }}
     - require:
       - sls: os.pkgdb

@@ -5,11 +5,10 @@
     run with no manual `dpkg --configure -a`: the work dpkg left half done is
     finished first (only then: nothing runs on a healthy host).
 
-    With a bundle, packages come from its apt repository through the taskbox,
-    and installs read that source alone (APT_CONFIG, see bundle.jinja): a
-    mirror listed on the host but out of reach costs nothing. #}
+    Packages from the bundle need no apt source on the host (see
+    os/bundle.jinja and saltsphere_packages); the source, apt configuration
+    and stamp that earlier versions wrote are removed where found. #}
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import bundle, bundle_repo as repo, pkg_env with context %}
 
 os-pkgdb-cmd-run-finish-interrupted:
   cmd.run:
@@ -17,44 +16,9 @@ os-pkgdb-cmd-run-finish-interrupted:
     - onlyif: {{ os.pkg_interrupted | json }}
     - env:
       - DEBIAN_FRONTEND: noninteractive
+{%- for what, path in os.pkg_retired_files | dictsort %}
 
-{%- if pkg_env %}
-{%-   set index_sha = bundle.files[repo ~ '/Packages'].sha256 %}
-
-os-pkgdb-file-managed-bundle-source:
-  file.managed:
-    - name: {{ os.bundle_source_file }}
-    - contents: {{ os.bundle_source_line.format(url=bundle.url, repo=repo) | json }}
-    - mode: '0644'
-
-os-pkgdb-file-managed-bundle-apt-config:
-  file.managed:
-    - name: {{ os.bundle_apt_config }}
-    - mode: '0644'
-    - contents: |
-        // Written by saltsphere: installs from the bundle read its source alone.
-        Dir::Etc::sourcelist "{{ os.bundle_source_file }}";
-        Dir::Etc::sourceparts "-";
-        APT::Get::List-Cleanup "0";
-
-{#- Reads the bundle's index when apt has not read this one yet (a new
-    bundle, or a failed earlier run); the stamp is written only after. #}
-os-pkgdb-cmd-run-refresh-bundle-source:
-  cmd.run:
-    - name: apt-get -q update
-    - env: {{ pkg_env | json }}
-    - unless: >-
-        grep -qx {{ index_sha }} {{ os.bundle_index_stamp }}
-        && apt-cache policy | grep -qF {{ (bundle.url ~ '/' ~ repo) | json }}
-    - require:
-      - file: os-pkgdb-file-managed-bundle-source
-      - file: os-pkgdb-file-managed-bundle-apt-config
-
-os-pkgdb-file-managed-bundle-index-stamp:
-  file.managed:
-    - name: {{ os.bundle_index_stamp }}
-    - contents: {{ index_sha | json }}
-    - makedirs: True
-    - require:
-      - cmd: os-pkgdb-cmd-run-refresh-bundle-source
-{%- endif %}
+os-pkgdb-file-absent-{{ what }}:
+  file.absent:
+    - name: {{ path | json }}
+{%- endfor %}

@@ -1,5 +1,5 @@
 {%- from 'os/map.jinja' import os with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
+{%- from 'os/bundle.jinja' import pkg_source, pkg_recommends with context %}
 
 include:
   - .pkgdb
@@ -8,12 +8,12 @@ include:
     would fight over the machine's clock. #}
 {%- if os.time_sync %}
 
-os-time-pkg-installed:
-  pkg.installed:
-    - refresh: {{ pkg_refresh | json }}
+os-time-saltsphere-packages-installed:
+  saltsphere_packages.installed:
+    - pkgs:
+      - {{ os.time_pkg | json }}
+    - source: {{ pkg_source | json }}
     - install_recommends: {{ pkg_recommends | json }}
-    - env: {{ pkg_env | json }}
-    - name: {{ os.time_pkg }}
     - require:
       - sls: os.pkgdb
 
@@ -22,5 +22,5 @@ os-time-service-running:
     - name: {{ os.time_service }}
     - enable: True
     - require:
-      - pkg: os-time-pkg-installed
+      - saltsphere_packages: os-time-saltsphere-packages-installed
 {%- endif %}

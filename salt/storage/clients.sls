@@ -1,18 +1,17 @@
 {#- The mount tools of the enabled classes (NFS, Ceph RBD, GlusterFS clients),
     from the bundle's repository like every other package. #}
 {%- from 'storage/map.jinja' import storage with context %}
-{%- from 'os/bundle.jinja' import pkg_refresh, pkg_recommends, pkg_env with context %}
+{%- from 'os/bundle.jinja' import pkg_source, pkg_recommends with context %}
 
 {%- if storage.client_packages %}
 include:
   - os.pkgdb
 
-storage-clients-pkg-installed:
-  pkg.installed:
-    - refresh: {{ pkg_refresh | json }}
-    - install_recommends: {{ pkg_recommends | json }}
-    - env: {{ pkg_env | json }}
+storage-clients-saltsphere-packages-installed:
+  saltsphere_packages.installed:
     - pkgs: {{ storage.client_packages | json }}
+    - source: {{ pkg_source | json }}
+    - install_recommends: {{ pkg_recommends | json }}
     - require:
       - sls: os.pkgdb
 {%- else %}

@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 from saltsphere import kubeadm
+from saltsphere.artifacts import aptrepo
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts import serve
 from saltsphere.artifacts.errors import ArtifactError
@@ -75,13 +76,16 @@ def bundle_manifest(bundle_dir):
 def bundle_pillar(cluster, spec) -> dict:
     """Where the host downloads the bundle from, and every file's hash; ``error`` when there is no bundle."""
     config = cluster.config.values
+    state_dir = Path(cluster.directory) / ".saltsphere"
     try:
         manifest = bundle_manifest(config["artifact_bundle"])
         address = "127.0.0.1" if spec.local else serve.source_address_for(spec.ip)
+        # Made by the prepare step; None until then, and the hosts' package installs say so.
+        apt_keyring = aptrepo.public_keyring(state_dir)
     except ArtifactError as exc:
         return {"error": str(exc)}
     # prepare starts the server; rendering only reads the record it left.
-    server = serve.record(Path(cluster.directory) / ".saltsphere")
+    server = serve.record(state_dir)
     if server is None or address not in server["addresses"]:
         return {"error": f"no bundle server is running for this cluster (or it does not listen towards {spec.ip}): "
                          "run `salt-run saltsphere.prepare` (the orchestration and ./install.sh run it first)"}
@@ -95,6 +99,7 @@ def bundle_pillar(cluster, spec) -> dict:
         "kube_version": manifest.kube_version,
         "distributions": manifest.distributions,
         "files": files,
+        "apt_keyring": apt_keyring,
     }
 
 

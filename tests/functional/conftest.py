@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from saltfactories.utils.functional import Loaders
 
-from saltsphere import paths
+from saltsphere import cluster, paths, prepare
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts import serve
 
@@ -82,13 +82,15 @@ def sample_cluster(tmp_path_factory, sample_bundle):
     directory = tmp_path_factory.mktemp("cluster")
     (directory / "hosts.ini").write_text(SAMPLE_HOSTS)
     port = _free_port()
-    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}\nartifact_port: {port}\n")
-    # What prepare does before any host renders: serve the bundle towards the hosts, for as long as this session.
-    state_dir = directory / ".saltsphere"
-    addresses = sorted({serve.source_address_for(ip) for ip in ("192.168.50.10", "192.168.50.11", "192.168.50.12")})
-    serve.start(sample_bundle, port, addresses, state_dir, owner_pid=os.getpid())
+    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}
+artifact_port: {port}
+")
+    # What every run starts with: the prepare step (no host holds a CA yet), serving the bundle for this session.
+    loaded = cluster.load(str(directory / "hosts.ini"))
+    prepare.prepare(loaded, probe=lambda paths: {name: {path: None for path in paths} for name in loaded.hosts},
+                    owner_pid=os.getpid())
     yield directory
-    serve.stop(state_dir)
+    serve.stop(directory / ".saltsphere")
 
 
 def minion_opts(salt_factories, minion_id, cluster_dir):

@@ -13,7 +13,7 @@ import tomllib
 import pytest
 
 STATE_IDS = {
-    "containerd-package-pkg-installed",
+    "containerd-package-saltsphere-packages-installed",
     "containerd-config-file-managed",
     "containerd-config-file-managed-crictl",
     "containerd-config-file-directory-cni-bin",
@@ -21,10 +21,9 @@ STATE_IDS = {
     "containerd-service-service-running",
     "containerd-health-saltsphere-containerd-plugin-loaded",
     "os-pkgdb-cmd-run-finish-interrupted",
-    "os-pkgdb-file-managed-bundle-source",
-    "os-pkgdb-file-managed-bundle-apt-config",
-    "os-pkgdb-cmd-run-refresh-bundle-source",
-    "os-pkgdb-file-managed-bundle-index-stamp",
+    "os-pkgdb-file-absent-bundle-source",
+    "os-pkgdb-file-absent-bundle-apt-config",
+    "os-pkgdb-file-absent-bundle-index-stamp",
 }
 
 

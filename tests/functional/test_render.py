@@ -78,31 +78,97 @@ def _arg(args, key):
     return next(arg[key] for arg in args if isinstance(arg, dict) and key in arg)
 
 
-def test_every_package_install_waits_for_a_ready_package_manager_and_reads_the_bundle_alone(loaders):
+def _states(highstate):
+    """(state id, module, function, arguments) of every state in a rendered highstate."""
+    for sid, body in highstate.items():
+        for module, args in body.items():
+            if module.startswith("__"):
+                continue
+            function = next(arg for arg in args if isinstance(arg, str))
+            yield sid, module, function, [arg for arg in args if isinstance(arg, dict)]
+
+
+def _bundle(loaders):
+    return loaders.modules.pillar.items(unmask=True)["saltsphere"]["bundle"]
+
+
+def test_every_package_install_waits_for_a_ready_package_manager_and_reads_the_signed_bundle(loaders):
     highstate = _highstate(loaders)
-    installs = {
-        sid: args["pkg"] for sid, args in highstate.items() if "installed" in args.get("pkg", [])
-    }
-    assert "os-packages-pkg-installed" in installs and "containerd-package-pkg-installed" in installs
+    bundle = _bundle(loaders)
+    assert bundle["apt_keyring"], "the sample cluster is prepared: its key must reach the pillar"
+    installs = {sid: args for sid, module, function, args in _states(highstate)
+                if module == "saltsphere_packages" and function == "installed"}
+    assert {"os-packages-saltsphere-packages-installed", "containerd-package-saltsphere-packages-installed",
+            "storage-clients-saltsphere-packages-installed"} <= set(installs)
+    if loaders.opts["id"] == "master":
+        assert "etcd-package-saltsphere-packages-installed" in installs
     for sid, args in installs.items():
         assert {"sls": "os.pkgdb"} in _arg(args, "require"), sid
-        assert _arg(args, "env") == {"APT_CONFIG": "/etc/apt/saltsphere-bundle.conf"}, sid
-        assert _arg(args, "refresh") is False, sid
-    config = _arg(highstate["os-pkgdb-file-managed-bundle-apt-config"]["file"], "contents")
-    assert 'Dir::Etc::sourcelist "/etc/apt/sources.list.d/saltsphere-bundle.list";' in config
-    assert 'Dir::Etc::sourceparts "-";' in config
-    refresh = highstate["os-pkgdb-cmd-run-refresh-bundle-source"]["cmd"]
-    assert _arg(refresh, "env") == {"APT_CONFIG": "/etc/apt/saltsphere-bundle.conf"}
-    # Refreshed again when the bundle's index changes, stamped only after.
-    bundle = loaders.modules.pillar.items(unmask=True)["saltsphere"]["bundle"]
-    index_sha = bundle["files"]["debs/debian-12/Packages"]["sha256"]
-    assert f"grep -qx {index_sha} /var/lib/saltsphere/bundle-packages.sha256" in _arg(refresh, "unless")
-    stamp = highstate["os-pkgdb-file-managed-bundle-index-stamp"]["file"]
-    assert _arg(stamp, "contents") == index_sha
-    assert {"cmd": "os-pkgdb-cmd-run-refresh-bundle-source"} in _arg(stamp, "require")
+        assert _arg(args, "source") == {"url": bundle["url"] + "/debs/debian-12", "keyring": bundle["apt_keyring"]}
+        assert _arg(args, "install_recommends") is False, sid
+    assert not [sid for sid, module, _, _ in _states(highstate) if module == "pkg"], "a package bypasses the bundle"
+
+
+def test_no_state_configures_an_apt_source_and_nothing_is_trusted_unsigned(loaders):
+    highstate = _highstate(loaders)
+    for sid, module, function, args in _states(highstate):
+        if module == "file" and function != "absent":
+            names = [arg["name"] for arg in args if "name" in arg] + [sid]
+            assert not [n for n in names if str(n).startswith("/etc/apt/")], (sid, names)
+    assert "trusted=yes" not in json.dumps(highstate)
+
+
+def test_the_previous_versions_bundle_source_is_removed_and_interrupted_installs_finished(loaders):
+    highstate = _highstate(loaders)
+    removed = {_arg(args, "name") for sid, module, function, args in _states(highstate)
+               if module == "file" and function == "absent" and sid.startswith("os-pkgdb-")}
+    assert removed == {"/etc/apt/sources.list.d/saltsphere-bundle.list", "/etc/apt/saltsphere-bundle.conf",
+                       "/var/lib/saltsphere/bundle-packages.sha256"}
     finish = highstate["os-pkgdb-cmd-run-finish-interrupted"]["cmd"]
     assert {"name": "dpkg --configure -a --force-confold"} in finish
     assert any("onlyif" in arg and "/var/lib/dpkg/updates" in arg["onlyif"] for arg in finish if isinstance(arg, dict))
+
+
+def test_every_requisite_names_a_state_that_exists(loaders):
+    # Salt finds a requisite naming no state only when it runs the state.
+    highstate = _highstate(loaders)
+    known = {(module, sid) for sid, module, _, _ in _states(highstate)}
+    for sid, _, _, args in _states(highstate):
+        for arg in args:
+            for kind in ("require", "watch", "onchanges", "prereq", "onfail"):
+                for target in arg.get(kind, []):
+                    (module, name), = target.items()
+                    assert module == "sls" or (module, name) in known, (sid, kind, target)
+
+
+def test_without_the_clusters_key_the_bundle_is_still_the_source(loaders):
+    pillar = {"saltsphere": {"bundle": {"apt_keyring": None}}}
+    rendered = loaders.modules.state.show_sls("os.packages", pillar=pillar)
+    installed = rendered["os-packages-saltsphere-packages-installed"]
+    # The state fails with "run salt-run saltsphere.prepare" rather than reach for a mirror.
+    assert _arg(installed["saltsphere_packages"], "source")["keyring"] is None
+
+
+def test_etcd_is_held_by_a_runtime_mask_only_while_its_package_installs(loaders):
+    if loaders.opts["id"] != "master":
+        return
+    states = {sid: (module, function, args) for sid, module, function, args in _states(_highstate(loaders))}
+    _, _, mask = states["etcd-package-cmd-run-mask"]
+    assert _arg(mask, "name") == "systemctl mask --runtime etcd.service"
+    assert _arg(mask, "prereq") == [{"saltsphere_packages": "etcd-package-saltsphere-packages-installed"}]
+    _, _, unmask = states["etcd-package-cmd-run-unmask"]
+    assert _arg(unmask, "name") == "systemctl unmask --runtime etcd.service"
+    assert _arg(unmask, "onchanges") == [{"saltsphere_packages": "etcd-package-saltsphere-packages-installed"}]
+    _, _, left = states["etcd-package-cmd-run-unmask-interrupted"]
+    assert _arg(left, "name") == "systemctl unmask --runtime etcd.service"
+    assert _arg(left, "onlyif") == [{"fun": "file.is_link", "path": "/run/systemd/system/etcd.service"}]
+    assert _arg(left, "unless") == [{"fun": "saltsphere_packages.missing", "pkgs": ["etcd-server", "etcd-client"]}]
+    assert {"sls": "etcd.package"} in _arg(states["etcd-service-service-running"][2], "require")
+    retired = states["etcd-package-file-absent-retired-policy-rc"]
+    assert retired[:2] == ("file", "absent") and _arg(retired[2], "name") == "/usr/sbin/policy-rc.d"
+    assert "exit 101" in _arg(retired[2], "onlyif")
+    assert not [sid for sid, (module, function, args) in states.items()
+                if module == "file" and function != "absent" and "policy-rc.d" in str(_arg(args, "name"))]
 
 
 @pytest.mark.parametrize("sls", ["os", "os.pkgdb", "os.hosts", "os.kernel", "os.swap", "os.time"])
@@ -139,13 +205,6 @@ def test_kubernetes_renders_for_every_role(loaders, sls):
 def test_the_kubeadm_file_is_private_and_never_diffed(loaders):
     managed = loaders.modules.state.show_sls("kubernetes.config")["kubernetes-config-file-managed-kubeadm"]["file"]
     assert {"mode": "0600"} in managed and {"show_changes": False} in managed
-
-
-def test_hosts_install_packages_from_the_bundle(loaders):
-    ret = loaders.modules.state.show_sls("os.packages")
-    source = ret["os-pkgdb-file-managed-bundle-source"]["file"]
-    line = next(arg["contents"] for arg in source if isinstance(arg, dict) and "contents" in arg)
-    assert line.startswith("deb [trusted=yes] http://") and line.endswith("/debs/debian-12/ ./")
 
 
 CONVERGED = {"saltsphere_orchestration": {"kubernetes_converged": True}}

@@ -42,7 +42,7 @@ def test_only_the_first_master_receives_the_manifest(loaders):
 
 def test_storage_applies_the_classes_on_the_first_master_only(loaders):
     ids = set(_show(loaders, "storage"))
-    assert "storage-clients-pkg-installed" in ids
+    assert "storage-clients-saltsphere-packages-installed" in ids
     if loaders.opts["id"] == FIRST_MASTER:
         assert CLASSES_IDS <= ids
         assert "kubernetes-control-plane-saltsphere-kubernetes-initialized" in ids
@@ -51,7 +51,7 @@ def test_storage_applies_the_classes_on_the_first_master_only(loaders):
 
 
 def test_clients_install_the_mount_tools_of_the_enabled_classes(loaders):
-    installed = _show(loaders, "storage.clients")["storage-clients-pkg-installed"]
+    installed = _show(loaders, "storage.clients")["storage-clients-saltsphere-packages-installed"]
     assert _args(installed)["pkgs"] == ["nfs-common"]
 
 

@@ -1,5 +1,7 @@
 """The Kubernetes pillar of each host: role, endpoint, load balancer, kubeadm file, bundle."""
 
+import base64
+
 import yaml
 import pytest
 
@@ -135,6 +137,16 @@ def test_without_a_server_towards_the_host_the_pillar_says_to_prepare(write_clus
 def _registrations(pillar):
     return [d["nodeRegistration"] for d in yaml.safe_load_all(pillar["kubernetes"]["kubeadm_config"])
             if "nodeRegistration" in d]
+
+
+def test_the_clusters_package_key_reaches_the_pillar_once_prepared(write_cluster, tmp_path, bundle):
+    loaded = _load(write_cluster, tmp_path, bundle)
+    assert _pillar(loaded, "node1")["bundle"]["apt_keyring"] is None
+    apt_dir = tmp_path / "cluster" / ".saltsphere" / "apt"
+    assert not apt_dir.exists(), "rendering pillar must not make the key"
+    apt_dir.mkdir(mode=0o700)
+    (apt_dir / "keyring.gpg").write_bytes(b"\x98\x33key")
+    assert _pillar(loaded, "node1")["bundle"]["apt_keyring"] == base64.b64encode(b"\x98\x33key").decode()
 
 
 def test_a_bundle_without_coredns_skips_the_dns_addon(write_cluster, tmp_path, bundle):

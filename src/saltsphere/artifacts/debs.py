@@ -1,8 +1,9 @@
 """The OS packages the hosts install, as a flat apt repository inside the bundle.
 
-The hosts get ``deb [trusted=yes] http://<taskbox>:<port>/debs/<distribution>/ ./`` as their
-package source, so the ordinary ``pkg.installed`` states work with no mirror. The repository
-holds the candidate version apt on the build machine picks for each package, closed under
+Hosts install from it through the taskbox's bundle server with no mirror, checked against a
+key of their cluster's own: the taskbox signs the repository's index for each cluster
+(:mod:`saltsphere.artifacts.aptrepo`), and the ``Release`` written here stays unsigned. The
+repository holds the candidate version apt on the build machine picks for each package, closed under
 Depends and Pre-Depends. What every Debian host already has (the Essential and
 ``Priority: required`` packages with their dependencies: exactly what a debootstrap minbase
 installs) is left out unless asked for by name.
