@@ -72,15 +72,31 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     kubernetes_pki = own.get("kubernetes_pki")
     if kubernetes_pki:
         own.update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
-        if phase not in _SIGNING_PHASES:
-            own["kubernetes"].pop("kubeadm_config", None)
-            kubernetes_pki.pop("token", None)
     try:
-        if phase in _MANIFEST_PHASES["calico"]:
-            own.update(calico.host_pillar(loaded, spec, bundle))
-        own.update(storage.host_pillar(loaded, spec, with_manifest=phase in _MANIFEST_PHASES["storage"]))
-        if phase in _MANIFEST_PHASES["ks"]:
-            own.update(kubesphere.host_pillar(loaded, spec))
+        own.update(calico.host_pillar(loaded, spec, bundle))
+        own.update(storage.host_pillar(loaded, spec))
+        own.update(kubesphere.host_pillar(loaded, spec))
     except ActionableError as exc:
         return {**data, "_errors": [f"saltsphere: {exc}"]}
+    _withhold(own, phase)
     return data
+
+
+def _withhold(own, phase):
+    """Blank, for this phase, what it must not carry.
+
+    Salt merges a pillar compiled with the phase's override into the one
+    compiled without it (which holds everything), so what a phase must not
+    carry is set to None rather than left out.
+    """
+    if phase not in _SIGNING_PHASES:
+        if own.get("kubernetes_pki"):
+            own["kubernetes_pki"].update(ca=None, front_proxy_ca=None, sa=None, token=None)
+        if own.get("kubernetes"):
+            own["kubernetes"]["kubeadm_config"] = None
+    for key, phases in _MANIFEST_PHASES.items():
+        if phase not in phases:
+            if key == "storage" and own.get("storage"):
+                own["storage"]["manifest"] = None
+            elif key != "storage":
+                own[key] = None

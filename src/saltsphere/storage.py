@@ -611,13 +611,12 @@ def dump(objects) -> str:
     return yaml.dump_all(objects, Dumper=_Dumper, explicit_start=True, sort_keys=False, default_flow_style=False)
 
 
-def host_pillar(cluster, spec, with_manifest=True) -> dict:
+def host_pillar(cluster, spec) -> dict:
     """``saltsphere:storage`` of one Kubernetes host.
 
     Every master and node gets the client packages, by OS family (the taskbox
     does not know the host's; the storage states pick theirs).  Only the first
-    master gets the manifest (``with_manifest``: in the phase that applies it),
-    and it holds the classes' Secrets.
+    master gets the manifest: it applies it, and it holds the classes' Secrets.
     """
     if MASTER not in spec.roles and NODE not in spec.roles:
         return {}
@@ -626,7 +625,7 @@ def host_pillar(cluster, spec, with_manifest=True) -> dict:
         "default_class": default_class(config),
         "client_packages": {family: client_packages(config, family) for family in CLIENT_PACKAGES},
     }
-    if with_manifest and spec.name == cluster.role_members(MASTER)[0].name:
+    if spec.name == cluster.role_members(MASTER)[0].name:
         nodes = [h.name for h in cluster.role_members(NODE)]
         storage["manifest"] = dump(objects(config, nodes))
     return {"storage": storage}

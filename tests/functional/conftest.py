@@ -82,9 +82,7 @@ def sample_cluster(tmp_path_factory, sample_bundle):
     directory = tmp_path_factory.mktemp("cluster")
     (directory / "hosts.ini").write_text(SAMPLE_HOSTS)
     port = _free_port()
-    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}
-artifact_port: {port}
-")
+    (directory / "vars.yml").write_text(SAMPLE_VARS + f"artifact_bundle: {sample_bundle}\nartifact_port: {port}\n")
     # What every run starts with: the prepare step (no host holds a CA yet), serving the bundle for this session.
     loaded = cluster.load(str(directory / "hosts.ini"))
     prepare.prepare(loaded, probe=lambda paths: {name: {path: None for path in paths} for name in loaded.hosts},

@@ -24,6 +24,7 @@ STATE_IDS = {
     "os-pkgdb-file-absent-bundle-source",
     "os-pkgdb-file-absent-bundle-apt-config",
     "os-pkgdb-file-absent-bundle-index-stamp",
+    "transport-wipe-saltsphere-transport-wiped",
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from saltsphere import cluster
 
-from sample_inputs import SEED_HOSTS_INI, SEED_VARS_YML
+from sample_inputs import SEED_HOSTS_INI, SEED_VARS_YML, issue_secrets
 
 
 @pytest.fixture
@@ -35,17 +35,6 @@ def check(write_cluster):
         return problems
 
     return run
-
-
-def issue_secrets(loaded):
-    """What the prepare step makes for ``loaded`` on the taskbox (its PKI and KubeSphere secrets), no server."""
-    from saltsphere import kubesphere, pki
-
-    pki.issue(loaded.directory, [(s.name, s.roles, s.ip) for s in loaded.hosts.values()], create_cas=True)
-    password = kubesphere.ensure_admin_password(loaded.directory, loaded.config["ks_admin_password"])
-    kubesphere.ensure_admin_password_hash(loaded.directory, password)
-    kubesphere.ensure_jwt_secret(loaded.directory)
-    return loaded
 
 
 @pytest.fixture

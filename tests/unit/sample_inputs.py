@@ -69,3 +69,14 @@ def only(problems, fragment):
     found = matching(problems, fragment)
     assert len(found) == 1, f"expected one error with {fragment!r}, got: {[str(p) for p in problems]}"
     return found[0]
+
+
+def issue_secrets(loaded):
+    """What the prepare step makes for ``loaded`` on the taskbox (its PKI and KubeSphere secrets), no server."""
+    from saltsphere import kubesphere, pki
+
+    pki.issue(loaded.directory, [(s.name, s.roles, s.ip) for s in loaded.hosts.values()], create_cas=True)
+    password = kubesphere.ensure_admin_password(loaded.directory, loaded.config["ks_admin_password"])
+    kubesphere.ensure_admin_password_hash(loaded.directory, password)
+    kubesphere.ensure_jwt_secret(loaded.directory)
+    return loaded

@@ -7,11 +7,10 @@ from unittest.mock import Mock
 
 import pytest
 
-from conftest import issue_secrets
 from saltsphere import cli, cluster, installer, kubesphere, storage
 from saltsphere.artifacts import manifest as mf
 
-from sample_inputs import SEED_HOSTS_INI, SEED_VARS_YML, hosts_ini
+from sample_inputs import issue_secrets, SEED_HOSTS_INI, SEED_VARS_YML, hosts_ini
 
 # --- returns of `salt-run --out=json state.orchestrate kubesphere.<phase>` -----
 

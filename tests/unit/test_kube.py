@@ -9,7 +9,7 @@ from saltsphere import cluster, kube, kubeadm, pki
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts import serve
 
-from sample_inputs import SEED_HOSTS_INI, SEED_VARS_YML
+from sample_inputs import issue_secrets, SEED_HOSTS_INI, SEED_VARS_YML
 
 HA_HOSTS = """\
 [all]
@@ -52,7 +52,7 @@ def bundle(tmp_path, monkeypatch):
         (directory / path).write_bytes(name.encode())
         entries.append(mf.entry_for(directory, path, name=name, version="v1.20.2", arch="amd64", kind=kind, ref=ref))
     mf.write_manifest(directory, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
-    server = {"token": "TOKEN", "port": 8089, "addresses": ["10.9.9.9"], "pid": 1, "bundle_dir": str(directory),
+    server = {"token": "TOKEN", "port": 8089, "addresses": ["10.9.9.9", "127.0.0.1"], "pid": 1, "bundle_dir": str(directory),
               "overlay": {}}
     records = []
     monkeypatch.setattr(serve, "record", lambda state_dir: records.append(state_dir) or server)
@@ -64,7 +64,7 @@ def _load(write_cluster, tmp_path, bundle, hosts=SEED_HOSTS_INI, extra=""):
     if isinstance(bundle, tuple):
         bundle = bundle[0]
     vars_text = SEED_VARS_YML + f"artifact_bundle: {bundle}\n" + extra
-    return cluster.load(str(write_cluster(hosts, vars_text, directory=tmp_path / "cluster")))
+    return issue_secrets(cluster.load(str(write_cluster(hosts, vars_text, directory=tmp_path / "cluster"))))
 
 
 def _pillar(loaded, name):

@@ -10,12 +10,11 @@ import pytest
 import bcrypt
 import yaml
 
-from conftest import issue_secrets
 from saltsphere import cluster, kubesphere, status, storage
 from saltsphere.artifacts import manifest as mf
 from saltsphere.errors import ActionableError
 
-from sample_inputs import SEED_HOSTS_INI, SEED_VARS_YML, hosts_ini
+from sample_inputs import issue_secrets, SEED_HOSTS_INI, SEED_VARS_YML, hosts_ini
 
 CONFIG = {"ks_version": "v3.4.1", "ks_console_nodeport": 32130, "kube_version": "v1.20.2"}
 

@@ -6,10 +6,9 @@ import salt.exceptions
 import salt.loader
 import salt.roster
 
-from conftest import issue_secrets
 from saltsphere import cluster
 
-from sample_inputs import ROOT, SEED_HOSTS_INI, SEED_VARS_YML
+from sample_inputs import issue_secrets, ROOT, SEED_HOSTS_INI, SEED_VARS_YML
 
 BAD_HOSTS = SEED_HOSTS_INI.replace("ip=192.168.0.2", "ip=192.168.0.300").replace(
     "[etcd]\nmaster\n", "[etcd]\nmaster\nnode1\n")
