@@ -26,6 +26,7 @@ import json
 import os
 import time
 
+import salt.utils.data
 from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "saltsphere_kubernetes"
@@ -82,7 +83,8 @@ def kubeadm_config(name, contents_pillar):
         _used(name)
         ret.update(changes={name: "removed"}, comment=f"{name} removed: kubeadm has run, the token it held goes")
         return ret
-    contents = __salt__["pillar.get"](contents_pillar)
+    # From the pillar itself: pillar.get would hand back the masked text Salt prints.
+    contents = salt.utils.data.traverse_dict_and_list(__pillar__, contents_pillar, None, delimiter=":")
     if not contents:
         return _fail(ret, f"no pillar {contents_pillar}: this phase does not carry kubeadm's configuration; apply "
                           "the kubernetes role (or the kubesphere.kubernetes phase)")

@@ -13,6 +13,13 @@ etcd-config-file-directory-pki:
     - makedirs: True
     - require:
       - saltsphere_packages: etcd-package-saltsphere-packages-installed
+      - saltsphere_certs: etcd-config-saltsphere-certs-ca-kept
+
+{#- A member that trusts another CA than this taskbox's is never handed this one. #}
+etcd-config-saltsphere-certs-ca-kept:
+  saltsphere_certs.ca_kept:
+    - name: {{ etcd.pki_dir }}/ca.crt
+    - contents: {{ tls.ca | json }}
 
 etcd-config-file-managed-ca:
   file.managed:

@@ -13,6 +13,17 @@
       ('apiserver-etcd-client.key', etcd.apiserver_client.key, '0600'),
     ] %}
 
+{%- set cas = [('ca.crt', pki.ca.cert), ('front-proxy-ca.crt', pki.front_proxy_ca.cert), ('etcd/ca.crt', etcd.ca)] %}
+
+{#- A master that trusts other CAs than this taskbox's is never handed these:
+    nothing below is written, and the run says how to get the right ones. #}
+{%- for name, contents in cas %}
+kubernetes-pki-saltsphere-certs-ca-kept-{{ name | replace('/', '-') }}:
+  saltsphere_certs.ca_kept:
+    - name: {{ kubernetes.pki_dir }}/{{ name }}
+    - contents: {{ contents | json }}
+{%- endfor %}
+
 {%- for name, contents, mode in files %}
 kubernetes-pki-file-managed-{{ name | replace('/', '-') }}:
   file.managed:
@@ -22,4 +33,8 @@ kubernetes-pki-file-managed-{{ name | replace('/', '-') }}:
     - makedirs: True
     - dir_mode: '0755'
     - show_changes: False
+    - require:
+{%-   for ca_name, _ in cas %}
+      - saltsphere_certs: kubernetes-pki-saltsphere-certs-ca-kept-{{ ca_name | replace('/', '-') }}
+{%-   endfor %}
 {%- endfor %}

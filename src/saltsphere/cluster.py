@@ -114,16 +114,15 @@ class Cluster:
     def pillar(self, minion_id) -> dict:
         """The pillar of one host: its own facts, the topology, the config.
 
-        Credentials from vars.yml go to the first master only: it applies the
-        storage classes and the KubeSphere objects that hold them; the other
-        masters, workers and etcd-only hosts never need them.
+        Credentials from vars.yml are never part of it: no state reads them.
+        They reach the first master only inside the manifests that hold them
+        (the storage classes' Secrets), in the phase that applies them, and the
+        KubeSphere password only as its hash.
         """
         spec = self.hosts.get(minion_id)
-        masters = self.role_members(MASTER)
-        with_secrets = spec is not None and bool(masters) and spec.name == masters[0].name
         data = {
             "cluster": copy.deepcopy(self.topology),
-            "config": dict(self.config.values) if with_secrets else self.config.public(),
+            "config": self.config.public(),
         }
         if spec is not None:
             data["host"] = {"name": spec.name, "ip": spec.ip, "roles": list(spec.roles)}

@@ -118,13 +118,13 @@ def pillars(opts):
         loader.destroy()
 
 
-def test_ext_pillar_gives_secrets_to_the_first_master_only(write_cluster, pillars):
-    write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + "ks_admin_password: Ks-Admin-Pw\n")
+def test_ext_pillar_never_gives_a_host_the_configured_password(write_cluster, pillars):
+    issue_secrets(cluster.load(str(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML + "ks_admin_password: Ks-Admin-Pw\n"))))
 
     master = pillars["saltsphere"]("master", {})["saltsphere"]
     node = pillars["saltsphere"]("node1", {})["saltsphere"]
 
-    assert master["config"]["ks_admin_password"] == "Ks-Admin-Pw"
+    assert "Ks-Admin-Pw" not in repr(master), "the first master gets the password's hash only"
     assert master["host"]["roles"] == ["etcd", "kube-master"]
     assert "ks_admin_password" not in node["config"]
     assert node["host"] == {"name": "node1", "ip": "192.168.0.2", "roles": ["kube-node"]}
