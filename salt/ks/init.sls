@@ -12,6 +12,7 @@
 {%- endif %}
 
 include:
+  - transport.wipe
   - {{ kubernetes_sls }}
 
 {%- for key in ('definitions', 'manifest') %}

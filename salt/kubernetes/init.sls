@@ -6,6 +6,7 @@
 {%- from 'kubernetes/map.jinja' import cluster with context %}
 
 include:
+  - transport.wipe
 {%- if cluster.role in ('init', 'join-control-plane') %}
   - kubernetes.control_plane
 {%- else %}

@@ -2,4 +2,5 @@
 {%- set plugin = salt['pillar.get']('saltsphere:kubernetes:network_plugin', 'calico') %}
 
 include:
+  - transport.wipe
   - network.{{ plugin }}

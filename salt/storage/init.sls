@@ -4,6 +4,7 @@
 {%- from 'storage/map.jinja' import cluster with context %}
 
 include:
+  - transport.wipe
   - .clients
 {%- if cluster.get('manifest') %}
   - .classes

@@ -286,3 +286,21 @@ def test_image_imports_take_the_roles_timeout(loaders):
     pillar = {"saltsphere": {"lookup": {"kubernetes": {"image_import_timeout": 1800}}}}
     states = _image_states(loaders.modules.state.show_sls("kubernetes.images", pillar=pillar))
     assert all({"timeout": 1800} in args for args in states.values())
+
+
+@pytest.mark.parametrize("sls", ["os", "etcd", "etcd.cluster", "containerd", "kubernetes", "kubernetes.prepare",
+                                 "kubernetes.control_plane", "kubernetes.node", "kubernetes.joined", "network",
+                                 "storage", "ks"])
+def test_every_run_of_the_project_states_wipes_salt_ssh_copy_first(loaders, sls):
+    """Every SLS the orchestration or a highstate applies on its own removes salt-ssh's copy of the run."""
+    host = loaders.opts["id"]
+    if (sls == "ks" or sls.startswith("kubernetes.control_plane") or sls.startswith("etcd")) and host != "master":
+        return
+    if sls == "kubernetes.node" and host == "master":
+        return
+    rendered = loaders.modules.state.show_sls(sls)
+    assert isinstance(rendered, dict), rendered
+    wipe = rendered.get("transport-wipe-saltsphere-transport-wiped")
+    assert wipe is not None, sorted(rendered)[:10]
+    args = wipe["saltsphere_transport"]
+    assert {"order": "first"} in args or wipe.get("order") in ("first", 0), wipe

@@ -45,9 +45,13 @@ def run_inside(sandbox, name, argv, input_text=None, timeout=300):
 def files_holding(sandbox, name, needles) -> list:
     """Every file under SCAN_ROOTS on host ``name`` that holds one of ``needles`` (fixed strings)."""
     needles = [n for n in needles if n]
-    code, out, err = run_inside(sandbox, name, ["grep", "-rlF", "--no-messages", "-f", "-", *SCAN_ROOTS],
+    code, out, err = run_inside(sandbox, name, ["grep", "-rlF", "-f", "-", *SCAN_ROOTS],
                                 input_text="\n".join(needles) + "\n")
-    assert code in (0, 1), f"grep on {name} failed: {err}"
+    # 2: some file could not be read; only files that vanish while grep walks (a run's own), sockets and
+    # network namespace handles (/run/netns) may be.
+    unreadable = [line for line in err.splitlines() if line.strip() and "No such file or directory" not in line
+                  and "No such device or address" not in line and not line.startswith("grep: /run/netns/")]
+    assert code in (0, 1, 2) and not unreadable, f"grep on {name} could not read everything: {unreadable[:10]}"
     return sorted(line for line in out.splitlines() if line)
 
 
