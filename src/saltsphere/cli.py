@@ -131,9 +131,11 @@ def cmd_pki_import(args) -> int:
         argv.append(f"source={args.source}")
     code, out, err = installer.run_group(argv, loaded.directory, installer.PHASE_TIMEOUT)
     try:
-        result = installer.parse_json_stream(out).get("return", {})
+        data = installer.parse_json_stream(out)
     except ValueError:
-        result = {}
+        data = {}
+    # salt-run prints a runner's dict as it is (other returns under "return").
+    result = data.get("return", data)
     if not isinstance(result, dict) or "result" not in result:
         raise ActionableError(f"salt-run printed no result (exit {code}): {(err or out).strip()[-1500:]}")
     print(result["comment"], file=sys.stdout if result["result"] else sys.stderr)
