@@ -58,12 +58,17 @@ def hosts(sandbox_hosts):
     return sandbox_hosts
 
 
-def _with_bundle(hosts, bundle_dir):
-    """Point the cluster's vars.yml at ``bundle_dir``; return the text to restore."""
+def _os_phase_with_bundle(hosts, bundle_dir):
+    """The os phase with vars.yml pointing at ``bundle_dir`` for that run only: its failure report as text."""
     vars_yml = hosts.cluster_dir / "vars.yml"
     text = vars_yml.read_text()
     vars_yml.write_text(text + f"\nartifact_bundle: {bundle_dir}\n")
-    return text
+    try:
+        code, data, err = orchestrate(hosts, "kubesphere.os", timeout=900)
+    finally:
+        vars_yml.write_text(text)
+    assert code != 0
+    return json.dumps(data)
 
 
 def _tampered_copy(tmp_path, relative):
@@ -85,13 +90,7 @@ def _deb(name):
 
 def test_a_tampered_package_stops_the_install_before_it_is_installed(hosts, tmp_path):
     package = _deb("socat")
-    text = _with_bundle(hosts, _tampered_copy(tmp_path, package))
-    try:
-        code, data, err = orchestrate(hosts, "kubesphere.os", timeout=900)
-    finally:
-        (hosts.cluster_dir / "vars.yml").write_text(text)
-    assert code != 0
-    report = json.dumps(data)
+    report = _os_phase_with_bundle(hosts, _tampered_copy(tmp_path, package))
     assert package.rsplit("/", 1)[-1] in report, report[-3000:]
     for host in hosts.hosts:
         code, out, _ = hostscan.run_inside(hosts.sandbox, host, ["dpkg-query", "-W", "-f=${Status}", "socat"])
@@ -99,13 +98,7 @@ def test_a_tampered_package_stops_the_install_before_it_is_installed(hosts, tmp_
 
 
 def test_a_tampered_package_index_stops_the_run_on_the_taskbox(hosts, tmp_path):
-    text = _with_bundle(hosts, _tampered_copy(tmp_path, "debs/debian-12/Packages"))
-    try:
-        code, data, err = orchestrate(hosts, "kubesphere.os", timeout=900)
-    finally:
-        (hosts.cluster_dir / "vars.yml").write_text(text)
-    assert code != 0
-    report = json.dumps(data)
+    report = _os_phase_with_bundle(hosts, _tampered_copy(tmp_path, "debs/debian-12/Packages"))
     assert "debs/debian-12/Packages" in report and "saltsphere artifact verify" in report, report[-3000:]
     assert '"ret"' not in report, "no host may be contacted with an index that does not match the manifest"
 

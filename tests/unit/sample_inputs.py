@@ -80,3 +80,13 @@ def issue_secrets(loaded):
     kubesphere.ensure_admin_password_hash(loaded.directory, password)
     kubesphere.ensure_jwt_secret(loaded.directory)
     return loaded
+
+
+def load_extension(kind, name):
+    """The extension module ``extension_modules/<kind>/<name>.py`` of the tree, loaded as salt-ssh ships it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"{name}_{kind}", ROOT / "extension_modules" / kind / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

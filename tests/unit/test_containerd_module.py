@@ -1,20 +1,15 @@
 """saltsphere_containerd: `ctr images import` runs under a timeout, passed from the state, and says so when it stops."""
 
-import importlib.util
 from unittest.mock import Mock
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from sample_inputs import ROOT
+from sample_inputs import load_extension
 
 
 def _load(kind):
-    spec = importlib.util.spec_from_file_location(
-        f"saltsphere_containerd_{kind}", ROOT / "extension_modules" / kind / "saltsphere_containerd.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_extension(kind, "saltsphere_containerd")
 
 
 ARCHIVE = "/var/lib/saltsphere/images/big.tar"

@@ -1,16 +1,12 @@
 """saltsphere_manifest's server-side comparison, with kubectl's answers mocked."""
 
-import importlib.util
 import json
 import subprocess
 from unittest.mock import Mock
 
-from sample_inputs import ROOT
+from sample_inputs import load_extension
 
-spec = importlib.util.spec_from_file_location("saltsphere_manifest_mod",
-                                              ROOT / "extension_modules" / "modules" / "saltsphere_manifest.py")
-manifest = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(manifest)
+manifest = load_extension("modules", "saltsphere_manifest")
 
 
 def _secret(value, managed_time="2026-12-03T10:00:00Z", version="100"):

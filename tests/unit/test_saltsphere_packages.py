@@ -6,7 +6,6 @@ the same faults with the real apt).
 """
 
 import base64
-import importlib.util
 import os
 from unittest.mock import Mock
 
@@ -15,15 +14,11 @@ import salt.modules.cmdmod
 import salt.states.pkg
 from salt.exceptions import CommandExecutionError
 
-from sample_inputs import ROOT
+from sample_inputs import load_extension
 
 
 def _load(kind):
-    spec = importlib.util.spec_from_file_location(
-        f"saltsphere_packages_{kind}", ROOT / "extension_modules" / kind / "saltsphere_packages.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_extension(kind, "saltsphere_packages")
 
 
 packages = _load("modules")

@@ -3,27 +3,19 @@
 Loaded from the tree with a mocked ``__salt__``, as salt-ssh ships them.
 """
 
-import importlib.util
 import os
 import time
 from unittest.mock import Mock
 
 import pytest
 
-from sample_inputs import ROOT
+from sample_inputs import load_extension
 
 
-def _load(kind, name):
-    spec = importlib.util.spec_from_file_location(f"{name}_{kind}", ROOT / "extension_modules" / kind / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-kubernetes_states = _load("states", "saltsphere_kubernetes")
-transport = _load("states", "saltsphere_transport")
-certs_module = _load("modules", "saltsphere_certs")
-certs_states = _load("states", "saltsphere_certs")
+kubernetes_states = load_extension("states", "saltsphere_kubernetes")
+transport = load_extension("states", "saltsphere_transport")
+certs_module = load_extension("modules", "saltsphere_certs")
+certs_states = load_extension("states", "saltsphere_certs")
 
 CONFIG = "apiVersion: kubeadm.k8s.io/v1beta2\nkind: JoinConfiguration\ndiscovery: {bootstrapToken: {token: abc}}\n"
 
