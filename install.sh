@@ -3,6 +3,7 @@
 # installs this machine, Multi-node the hosts of conf/hosts.ini); with
 # arguments, they go to `saltsphere install` unchanged, e.g.
 #   ./install.sh --multi-node -i conf/hosts.ini --yes
+#   ./install.sh --multi-node -i conf/hosts.ini --dry-run   (what it would change; changes nothing)
 # The exit code is saltsphere install's.
 set -euo pipefail
 

@@ -8,6 +8,8 @@ are named, never their content (a manifest may hold Secrets).
 """
 
 import json
+import os
+import re
 import subprocess
 
 from salt.exceptions import CommandExecutionError
@@ -20,16 +22,18 @@ TIMEOUT = 120
 
 
 FIELD_MANAGER = "saltsphere"
+# kubectl's words for objects whose namespace or kind (a CRD) does not exist yet.
+_NOT_SERVED_YET = re.compile(r'namespaces "[^"]+" not found|no matches for kind|ensure CRDs are installed first')
 
 
 def __virtual__():
     return __virtualname__
 
 
-def _kubectl(args, kubeconfig, timeout=TIMEOUT):
+def _kubectl(args, kubeconfig, timeout=TIMEOUT, input_text=None):
     argv = [KUBECTL, f"--kubeconfig={kubeconfig}", *args]
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
         raise CommandExecutionError(f"{KUBECTL} is missing; apply the kubernetes states on this host first")
     except subprocess.TimeoutExpired:
@@ -46,30 +50,45 @@ def _mode(server_side):
     return SERVER_SIDE if server_side else []
 
 
-def differing(path, kubeconfig=ADMIN_CONF, server_side=False):
+def compare(path, kubeconfig=ADMIN_CONF, server_side=False, contents=None):
     """
-    The objects of the manifest at ``path`` that are missing or differ in the cluster: ``["Kind/namespace/name"]``.
+    What applying the manifest at ``path`` would change: ``{"differing": [...], "unserved": None or why}``.
+
+    With ``contents`` (the manifest's text, given on stdin: never on a command
+    line) that text is compared instead of the file's, for a dry run in which
+    the file is not written yet.
+
+    ``differing`` names the objects that are missing or differ in the cluster
+    (``Kind/namespace/name``).  ``unserved`` says why the cluster cannot take
+    the manifest yet, when that is so: kubectl or the kubeconfig is not on
+    this host, or the manifest's namespace or kind does not exist (the states
+    before it make them); ``differing`` is then None.  Any other failure of
+    ``kubectl diff`` raises.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt-ssh master saltsphere_manifest.differing /etc/kubernetes/saltsphere/storage.yaml
+        salt-ssh master saltsphere_manifest.compare /etc/kubernetes/saltsphere/storage.yaml
     """
+    if not os.path.isfile(kubeconfig):
+        return {"differing": None, "unserved": f"{kubeconfig} is not on this host yet"}
+    if not os.path.isfile(KUBECTL):
+        return {"differing": None, "unserved": f"{KUBECTL} is not on this host yet"}
+    source = "-" if contents is not None else path
     if server_side:
-        return _differing_server_side(path, kubeconfig)
-    proc = _kubectl(["diff", "-f", path], kubeconfig)
+        return _compare_server_side(path, source, kubeconfig, contents)
+    proc = _kubectl(["diff", "-f", source], kubeconfig, input_text=contents)
     if proc.returncode == 0:
-        return []
+        return {"differing": [], "unserved": None}
+    # Each differing object starts with "diff -u -N <tmp>/LIVE-<n>/<group>.<version>.<Kind>.<ns>.<name> ...".
+    names = [line.split()[-1].rsplit("/", 1)[-1] for line in proc.stdout.splitlines() if line.startswith("diff ")]
+    problem = f"kubectl diff -f {path} failed: {proc.stderr.strip()[-1500:]}"
+    if not names and _NOT_SERVED_YET.search(proc.stderr):
+        return {"differing": None, "unserved": problem}
     if proc.returncode != 1:
-        raise CommandExecutionError(f"kubectl diff -f {path} failed: {proc.stderr.strip()[-1500:]}")
-    names = []
-    for line in proc.stdout.splitlines():
-        # Each differing object starts with "diff -u -N <tmp>/LIVE-<n>/<group>.<version>.<Kind>.<ns>.<name> ..."
-        if line.startswith("diff "):
-            parts = line.split()
-            names.append(parts[-1].rsplit("/", 1)[-1])
-    return names or ["(objects)"]
+        raise CommandExecutionError(problem)
+    return {"differing": names or ["(objects)"], "unserved": None}
 
 
 # What a server-side dry run changes on an object even when nothing would:
@@ -102,17 +121,40 @@ def _normalized(item):
     return item
 
 
-def _differing_server_side(path, kubeconfig):
-    """Objects whose server-side dry-run apply differs from what the cluster holds (content never returned)."""
-    dry = _kubectl(["apply", *SERVER_SIDE, "--dry-run=server", "-o", "json", "-f", path], kubeconfig)
-    if dry.returncode != 0:
-        raise CommandExecutionError(f"kubectl apply --dry-run=server -f {path} failed: {dry.stderr.strip()[-1500:]}")
-    live = _kubectl(["get", "--ignore-not-found", "-o", "json", "-f", path], kubeconfig)
-    if live.returncode != 0:
-        raise CommandExecutionError(f"kubectl get -f {path} failed: {live.stderr.strip()[-1500:]}")
-    wanted, present = _items(dry.stdout, "apply --dry-run"), _items(live.stdout, "get")
-    return sorted(key for key, item in wanted.items()
-                  if key not in present or _normalized(item) != _normalized(present[key]))
+def _compare_server_side(path, source, kubeconfig, contents):
+    """:func:`compare` for a manifest applied server-side: its dry run against the live objects."""
+    answers = []
+    for what, args in (("apply --dry-run=server", ["apply", *SERVER_SIDE, "--dry-run=server", "-o", "json"]),
+                       ("get", ["get", "--ignore-not-found", "-o", "json"])):
+        proc = _kubectl([*args, "-f", source], kubeconfig, input_text=contents)
+        if proc.returncode != 0:
+            problem = f"kubectl {what} -f {path} failed: {proc.stderr.strip()[-1500:]}"
+            if _NOT_SERVED_YET.search(proc.stderr):
+                return {"differing": None, "unserved": problem}
+            raise CommandExecutionError(problem)
+        answers.append(_items(proc.stdout, what))
+    wanted, present = answers
+    differing_ = sorted(key for key, item in wanted.items()
+                        if key not in present or _normalized(item) != _normalized(present[key]))
+    return {"differing": differing_, "unserved": None}
+
+
+def differing(path, kubeconfig=ADMIN_CONF, server_side=False):
+    """
+    The objects of the manifest at ``path`` that are missing or differ in the cluster: ``["Kind/namespace/name"]``.
+
+    Raises when the cluster cannot take the manifest (see :func:`compare`).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_manifest.differing /etc/kubernetes/saltsphere/storage.yaml
+    """
+    found = compare(path, kubeconfig=kubeconfig, server_side=server_side)
+    if found["unserved"]:
+        raise CommandExecutionError(f"{found['unserved']}; apply the kubernetes states on this host first")
+    return found["differing"]
 
 
 def apply(path, kubeconfig=ADMIN_CONF, server_side=False):

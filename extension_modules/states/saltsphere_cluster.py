@@ -15,7 +15,8 @@ preflight phase.
 import salt.roster
 
 try:
-    from saltsphere import cluster, prepare as prep, sshcall
+    from saltsphere import cluster, pki, prepare as prep, sshcall
+    from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
 
@@ -51,28 +52,46 @@ def prepared(name, ignore_host_keys=None):
         whether they hold a CA.
 
     Changes name the files made or changed under ``.saltsphere/``; the bundle
-    server (a new token for each run) is not a change.
+    server (a new token for each run) is not a change.  Under ``test=True``
+    nothing is made and no server started: the changes name what would be
+    made, and a dry run needs a server already serving the bundle (``saltsphere
+    plan`` starts one for itself), since the hosts' pillar names its address.
     """
     ret = _ret(name)
     try:
         loaded = _loaded()
-        probe = sshcall.fingerprint_probe(__opts__, loaded, ignore_host_keys)
         if __opts__.get("test"):
-            done = None
-        else:
-            done = prep.prepare(loaded, probe=probe, owner_pid=prep.owner_of_this_run())
+            return _would_prepare(ret, loaded)
+        probe = sshcall.fingerprint_probe(__opts__, loaded, ignore_host_keys)
+        done = prep.prepare(loaded, probe=probe, owner_pid=prep.owner_of_this_run())
     except InvalidInput as exc:
         ret.update(result=False, comment=exc.render())
         return ret
     except ActionableError as exc:
         ret.update(result=False, comment=str(exc))
         return ret
-    if done is None:
-        ret.update(result=None, comment="the taskbox would be prepared for this run and the bundle served")
-        return ret
     if done.changed:
         ret["changes"] = {"made": done.changed}
     ret["comment"] = done.summary()
+    return ret
+
+
+def _would_prepare(ret, loaded):
+    """The prepare step under test=True: what it would make, and whether the run's bundle is served."""
+    made = prep.would_make(loaded)
+    served = serve.running(pki.pki_dir_of(loaded.directory).parent)
+    comment = (f"the prepare step would make or change {len(made)} file(s) in .saltsphere/" if made
+               else "the prepare step has nothing to make")
+    if any(path.endswith("ca.crt") for path in made):
+        comment += " (a CA only once the hosts say they hold none)"
+    comment += ("; the bundle is served" if served else
+                "; no bundle server runs for this cluster, so the hosts' pillar cannot name the bundle "
+                "(`saltsphere plan` serves it for its dry run)")
+    ret["comment"] = comment
+    if made:
+        ret["changes"] = {"would make": made}
+    if made or not served:
+        ret["result"] = None
     return ret
 
 

@@ -1,5 +1,7 @@
 """
 Gates on etcd health: they change nothing and pass only when etcd is healthy.
+Under ``test=True`` each asks once and never waits: a member that is not
+healthy yet (the run would start it) is ``result`` None.
 
 .. code-block:: yaml
 

@@ -1,7 +1,7 @@
 """
 Kubernetes on a host: the cluster initialised on the first master, every other
-host joined, the bootstrap token present only while a host has to join, and
-the CNI bridge network with routes between the nodes' pod ranges.
+host joined, and the bootstrap token present only while a host has to join
+(the pod network's states are ``saltsphere_network``).
 
 kubeadm's configuration file holds the bootstrap token: it exists only until
 kubeadm has used it (``kubeadm_config``, and ``initialized``/``joined``
@@ -21,8 +21,6 @@ remove it once kubeadm succeeded).
         - wait: 300
 """
 
-import ipaddress
-import json
 import os
 import time
 
@@ -115,10 +113,12 @@ def initialized(name, endpoint, args=(), wait=300):
     ret = _ret(name)
     current = __salt__["saltsphere_kubernetes.state"]()
     if current == "initialized":
-        ok, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=wait)
+        # A dry run asks once: it restarted nothing, so there is nothing to wait for.
+        seconds = 0 if __opts__["test"] else wait
+        ok, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=seconds)
         if not ok:
             return _fail(ret, f"the cluster is initialised here but its API at {endpoint} did not answer within "
-                              f"{wait} s ({problem}); check `journalctl -u kubelet` and "
+                              f"{seconds} s ({problem}); check `journalctl -u kubelet` and "
                               "`crictl ps -a` on this host")
         ret["comment"] = f"the cluster is initialised; its API at {endpoint} answers"
         return ret
@@ -170,6 +170,26 @@ def joined(name, endpoint, control_plane=False, args=(), wait=300):
     return ret
 
 
+def member(name):
+    """
+    Pass when this host (``name``, shown only) is a member of the cluster: kubeadm initialised or joined it.
+
+    The roles built on Kubernetes check this instead of converging the whole
+    kubernetes role again.  Under ``test=True`` a host that has not joined yet
+    is one the run's kubernetes phase would join: ``result`` None.
+    """
+    ret = _ret(name)
+    current = __salt__["saltsphere_kubernetes.state"]()
+    if current in ("initialized", "joined"):
+        ret["comment"] = f"{name} is a member of the cluster ({current})"
+        return ret
+    if __opts__["test"]:
+        ret.update(result=None, comment=f"{name} is not a member yet ({current}); the kubernetes phase joins it")
+        return ret
+    return _fail(ret, f"{name} is not a member of the cluster yet ({current}): run the kubesphere.kubernetes phase "
+                      "(or apply the kubernetes role) first")
+
+
 def _pending(needed_by, wait):
     """The hosts of ``needed_by`` that are not nodes yet, waiting up to ``wait`` seconds for them."""
     deadline = time.monotonic() + float(wait or 0)
@@ -195,6 +215,15 @@ def bootstrap_token(name, needed_by=(), ttl="24h0m0s", create=True, wait=0):
         still missing then keeps the token.
     """
     ret = _ret(name)
+    if __opts__["test"] and __salt__["saltsphere_kubernetes.state"]() != "initialized":
+        # No cluster here to ask yet: kubeadm init, earlier in the run, makes the token with it.
+        if create:
+            ret.update(result=None, comment=f"bootstrap token {name} is made by kubeadm init with the cluster and "
+                                            "kept while a host has still to join")
+        else:
+            ret.update(result=None, changes={name: "deleted"},
+                       comment=f"bootstrap token {name} would be deleted once every host has joined")
+        return ret
     try:
         pending = _pending(list(needed_by), wait)
         listed = __salt__["saltsphere_kubernetes.token_listed"](name)
@@ -219,166 +248,3 @@ def bootstrap_token(name, needed_by=(), ttl="24h0m0s", create=True, wait=0):
         return _fail(ret, str(exc))
     ret["comment"] = f"bootstrap token {name} {action}"
     return ret
-
-
-def _bridge_conflist(cidr, bridge, mtu):
-    network = ipaddress.ip_network(cidr)
-    gateway = str(next(network.hosts()))
-    return {
-        "cniVersion": "0.4.0",
-        "name": "saltsphere-bridge",
-        "plugins": [
-            {
-                "type": "bridge",
-                "bridge": bridge,
-                "isGateway": True,
-                # Pods reach other nodes' pods by their own address; traffic
-                # leaving the cluster is masqueraded by the node's own rule.
-                "ipMasq": False,
-                "hairpinMode": True,
-                "mtu": mtu,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{"subnet": str(network), "gateway": gateway}]],
-                    "routes": [{"dst": "0.0.0.0/0" if network.version == 4 else "::/0"}],
-                },
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }
-
-
-def cni_bridge(name, node, bridge="cni0", mtu=1500, wait=300):
-    """
-    Ensure the CNI configuration ``name`` gives this node's pods addresses from its pod range.
-
-    The range is the one the controller manager gave ``node``; it exists once
-    the node has joined, and this waits up to ``wait`` seconds for it.
-    """
-    ret = _ret(name)
-    try:
-        cidr = __salt__["saltsphere_kubernetes.wait_pod_cidr"](node, seconds=wait)
-    except CommandExecutionError as exc:
-        return _fail(ret, str(exc))
-    wanted = json.dumps(_bridge_conflist(cidr, bridge, mtu), indent=2) + "\n"
-    try:
-        with open(name, encoding="utf-8") as handle:
-            current = handle.read()
-    except FileNotFoundError:
-        current = None
-    if current == wanted:
-        ret["comment"] = f"{name} gives pods addresses from {cidr}"
-        return ret
-    if __opts__["test"]:
-        ret.update(result=None, changes={name: cidr}, comment=f"{name} would give pods addresses from {cidr}")
-        return ret
-    os.makedirs(os.path.dirname(name), exist_ok=True)
-    tmp = f"{name}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(wanted)
-    os.replace(tmp, name)
-    ret["changes"] = {name: {"old": "present" if current else None, "new": cidr}}
-    ret["comment"] = f"{name} gives pods addresses from {cidr}"
-    return ret
-
-
-def _wanted_routes(node, expected, wait):
-    """{pod range: node ip} of every other node, waiting up to ``wait`` s for the ``expected`` ones."""
-    deadline = time.monotonic() + float(wait)
-    while True:
-        known = __salt__["saltsphere_kubernetes.nodes"]()
-        wanted = {info["pod_cidr"]: info["ip"] for other, info in known.items()
-                  if other != node and info["pod_cidr"] and info["ip"]}
-        missing = sorted(name for name in expected
-                         if name != node and not (known.get(name, {}).get("pod_cidr") and known[name].get("ip")))
-        if not missing:
-            return wanted
-        if time.monotonic() >= deadline:
-            raise CommandExecutionError(
-                f"waited {wait} s for node(s) {', '.join(missing)} to join and get a pod range; "
-                "check that they joined (kubesphere.kubernetes phase) and run again")
-        time.sleep(2)
-
-
-def _routes_text(wanted):
-    return "".join(f"{cidr} {gateway}\n" for cidr, gateway in sorted(wanted.items()))
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def pod_routes(name, node, expected=(), wait=300, routes_file=None):
-    """
-    Ensure a route to every other node's pod range via that node (``name`` is the cluster's pod range).
-
-    Nodes named in ``expected`` (the inventory's) that have not joined yet are
-    waited for, up to ``wait`` seconds: with every host applying its states at
-    once, a neighbour may join a little later.  Routes into the pod range that
-    no node owns any more are removed.  Every node must be on one L2 segment:
-    the gateway is the node itself.  ``routes_file`` keeps the routes for the
-    boot script that restores them before kubelet starts.
-    """
-    ret = _ret(name)
-    try:
-        wanted = _wanted_routes(node, list(expected), wait)
-        present = __salt__["saltsphere_kubernetes.routes"](name)
-    except CommandExecutionError as exc:
-        return _fail(ret, str(exc))
-    own = {cidr for cidr, gateway in present.items() if not gateway}  # the node's own bridge
-    changes = {}
-    for cidr, gateway in sorted(wanted.items()):
-        if present.get(cidr) != gateway:
-            changes[cidr] = {"old": present.get(cidr), "new": f"via {gateway}"}
-    for cidr, gateway in sorted(present.items()):
-        if cidr not in wanted and cidr not in own:
-            changes[cidr] = {"old": f"via {gateway}", "new": None}
-    kept = _routes_text(wanted)
-    if routes_file and _read(routes_file) != kept:
-        changes[routes_file] = {"old": None if _read(routes_file) is None else "other routes", "new": "updated"}
-    if not changes:
-        ret["comment"] = f"{len(wanted)} route(s) to other nodes' pods are in place"
-        return ret
-    if __opts__["test"]:
-        ret.update(result=None, changes=changes, comment=f"{len(changes)} pod route(s) would change")
-        return ret
-    try:
-        for cidr in changes:
-            if cidr != routes_file:
-                __salt__["saltsphere_kubernetes.set_route"](cidr, wanted.get(cidr))
-    except CommandExecutionError as exc:
-        return _fail(ret, str(exc))
-    if routes_file:
-        os.makedirs(os.path.dirname(routes_file), exist_ok=True)
-        with open(f"{routes_file}.tmp", "w", encoding="utf-8") as handle:
-            handle.write(kept)
-        os.replace(f"{routes_file}.tmp", routes_file)
-    ret["changes"] = changes
-    ret["comment"] = f"{len(changes)} pod route change(s)"
-    return ret
-
-
-def node_ready(name, wait=300):
-    """
-    Pass once the node ``name`` reports Ready (its network is up), waiting up to ``wait`` seconds; changes nothing.
-    """
-    ret = _ret(name)
-    deadline = time.monotonic() + float(wait)
-    problem = ""
-    while True:
-        try:
-            info = __salt__["saltsphere_kubernetes.nodes"]().get(name)
-            if info and info["ready"]:
-                ret["comment"] = f"node {name} is Ready"
-                return ret
-            problem = "not registered" if info is None else "NotReady"
-        except CommandExecutionError as exc:
-            problem = str(exc)
-        if time.monotonic() >= deadline:
-            return _fail(ret, f"node {name} is still {problem} after {wait} s; see `journalctl -u kubelet` on it "
-                              "(a missing CNI configuration or plugin keeps a node NotReady)")
-        time.sleep(2)

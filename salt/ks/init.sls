@@ -33,6 +33,7 @@ ks-saltsphere-manifest-applied-definitions:
   saltsphere_manifest.applied:
     - name: {{ ks.definitions }}
     - kubeconfig: {{ ks.kubeconfig }}
+    - contents_pillar: saltsphere:ks:definitions
     - require:
       - file: ks-file-managed-definitions
 
@@ -41,6 +42,7 @@ ks-saltsphere-manifest-applied-manifest:
   saltsphere_manifest.applied:
     - name: {{ ks.manifest }}
     - kubeconfig: {{ ks.kubeconfig }}
+    - contents_pillar: saltsphere:ks:manifest
     # The ClusterConfiguration holds the JWT secret: no last-applied copy of it.
     - server_side: True
     - retry:

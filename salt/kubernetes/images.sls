@@ -20,6 +20,8 @@ kubernetes-images-saltsphere-containerd-image-present-{{ file.name }}:
     - name: {{ file.ref }}
     - archive: {{ archive }}
     - timeout: {{ kubernetes.image_import_timeout | json }}
+    {#- A dry run tells an archive the fetch above replaces from one that lacks the image. #}
+    - sha256: {{ file.sha256 | json }}
     - require:
       - saltsphere_bundle: kubernetes-images-saltsphere-bundle-fetched-{{ file.name }}
       - sls: containerd

@@ -8,8 +8,8 @@
 include:
   - {{ kubernetes_sls }}
 
-network-bridge-saltsphere-kubernetes-cni-bridge:
-  saltsphere_kubernetes.cni_bridge:
+network-bridge-saltsphere-network-cni-bridge:
+  saltsphere_network.cni_bridge:
     - name: {{ network.bridge_conf }}
     - node: {{ host.name }}
     - bridge: {{ network.bridge }}
@@ -24,22 +24,22 @@ network-bridge-cmd-run-masquerade:
     - name: iptables -t nat -A POSTROUTING {{ rule }}
     - unless: iptables -t nat -C POSTROUTING {{ rule }}
 
-network-bridge-saltsphere-kubernetes-pod-routes:
-  saltsphere_kubernetes.pod_routes:
+network-bridge-saltsphere-network-pod-routes:
+  saltsphere_network.pod_routes:
     - name: {{ cluster.pod_subnet }}
     - node: {{ host.name }}
     - routes_file: {{ network.routes_file }}
     - expected: {{ cluster.nodes | json }}
     - wait: {{ cluster.wait_seconds }}
     - require:
-      - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge
+      - saltsphere_network: network-bridge-saltsphere-network-cni-bridge
 
-network-bridge-saltsphere-kubernetes-node-ready:
-  saltsphere_kubernetes.node_ready:
+network-bridge-saltsphere-network-node-ready:
+  saltsphere_network.node_ready:
     - name: {{ host.name }}
     - wait: {{ cluster.wait_seconds }}
     - require:
-      - saltsphere_kubernetes: network-bridge-saltsphere-kubernetes-cni-bridge
+      - saltsphere_network: network-bridge-saltsphere-network-cni-bridge
 
 {#- A rebooted node gets its routes and egress rule back before kubelet starts. #}
 network-bridge-file-managed-boot-script:

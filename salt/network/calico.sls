@@ -42,13 +42,14 @@ network-calico-saltsphere-manifest-applied:
   saltsphere_manifest.applied:
     - name: {{ network.calico_manifest }}
     - kubeconfig: {{ network.kubeconfig }}
+    - contents_pillar: saltsphere:calico:manifest
     - require:
       - file: network-calico-file-managed-manifest
       - sls: {{ kubernetes_sls }}
 {%- endif %}
 
-network-calico-saltsphere-kubernetes-node-ready:
-  saltsphere_kubernetes.node_ready:
+network-calico-saltsphere-network-node-ready:
+  saltsphere_network.node_ready:
     - name: {{ host.name }}
     - wait: {{ cluster.wait_seconds }}
     - require:

@@ -23,6 +23,7 @@ storage-classes-saltsphere-manifest-applied:
   saltsphere_manifest.applied:
     - name: {{ storage.manifest }}
     - kubeconfig: {{ storage.kubeconfig }}
+    - contents_pillar: saltsphere:storage:manifest
     # The classes' Secrets: no last-applied copy of them.
     - server_side: True
     - require:

@@ -2,7 +2,8 @@
 
 ``check`` and ``inventory`` read the cluster offline (nothing is contacted),
 ``init`` makes a cluster directory, ``install`` runs the whole install phase
-by phase (the seed's install.sh), ``status`` asks the cluster's services,
+by phase (the seed's install.sh), ``plan`` says what it would change without
+changing anything, ``status`` asks the cluster's services,
 ``sandbox`` manages the local test hosts, ``artifact`` builds and verifies
 offline bundles.
 """
@@ -191,10 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
     where.set_defaults(func=cmd_paths)
 
-    from saltsphere import installer, sandbox
+    from saltsphere import installer, plan, sandbox
     from saltsphere.artifacts import cli as artifact_cli
 
     installer.register(sub)
+    plan.register(sub)
     sandbox.register(sub)
     artifact_cli.register(sub)
     return parser

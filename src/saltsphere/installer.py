@@ -3,9 +3,11 @@
 Bad input stops before any host is contacted.  Then each phase of the
 orchestration runs in order, with one line of progress when it ends, and the
 first failed phase stops the install naming its hosts.  The banner comes only
-once the KubeSphere console really answers.
+once the KubeSphere console really answers.  ``--dry-run`` runs the plan
+instead (:mod:`saltsphere.plan`): the same checks, nothing installed.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,11 +229,11 @@ def _stop_group(proc, grace):
         pass
 
 
-def run_phase(cluster_directory, phase, timeout=PHASE_TIMEOUT):
-    """``salt-run state.orchestrate kubesphere.<phase>`` for the cluster: ``(returncode, stdout, stderr)``."""
+def run_phase(cluster_directory, phase, timeout=PHASE_TIMEOUT, test=False):
+    """``salt-run state.orchestrate kubesphere.<phase>`` (a dry run with ``test``): ``(returncode, stdout, stderr)``."""
     directory = Path(cluster_directory)
     argv = [salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
-            "state.orchestrate", f"kubesphere.{phase}"]
+            "state.orchestrate", f"kubesphere.{phase}", *(["test=True"] if test else [])]
     return run_group(argv, directory, timeout)
 
 
@@ -403,17 +406,41 @@ def _not_running(missing, console_missing, bundle_dir) -> str:
 
 
 def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_problem, clock=time.monotonic,
-            sleep=time.sleep, out=None, err=None) -> int:
+            sleep=time.sleep, out=None, err=None, dry_run=None) -> int:
+    """The install; with ``--dry-run``, its plan (:mod:`saltsphere.plan`): nothing is installed or written.
+
+    ``dry_run(loaded, out=, err=)`` runs the plan (tests replace it).
+    """
     out, err = out or sys.stdout, err or sys.stderr
     if args.multi_node and not args.inventory:
         print("error: --multi-node needs -i HOSTS_INI, the cluster's hosts.ini", file=err)
         return EXIT_INVALID
-    if args.all_in_one and not args.inventory:
-        for path in write_all_in_one(args.dir, taskbox_ip()):
-            print(f"wrote {path}", file=out)
-        hosts_ini = str(Path(args.dir) / "hosts.ini")
-    else:
-        hosts_ini = args.inventory
+    with contextlib.ExitStack() as scratch:
+        if args.all_in_one and not args.inventory:
+            hosts_ini = _all_in_one_inventory(args, scratch, out)
+        else:
+            hosts_ini = args.inventory
+        return _install(args, hosts_ini, runner=runner, ask=ask, probe=probe, clock=clock, sleep=sleep, out=out,
+                        err=err, dry_run=dry_run)
+
+
+def _all_in_one_inventory(args, scratch, out) -> str:
+    """hosts.ini of this taskbox alone, written to ``--dir``; a dry run writes nothing there (a throwaway copy)."""
+    directory = Path(args.dir)
+    if args.dry_run and (directory / "hosts.ini").exists():
+        return str(directory / "hosts.ini")
+    if args.dry_run:
+        print(f"the install would write {directory / 'hosts.ini'} and {directory / 'vars.yml'}; the plan uses "
+              "copies of them that it removes afterwards", file=out)
+        directory = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="saltsphere-allinone.")))
+        write_all_in_one(directory, taskbox_ip())
+        return str(directory / "hosts.ini")
+    for path in write_all_in_one(directory, taskbox_ip()):
+        print(f"wrote {path}", file=out)
+    return str(directory / "hosts.ini")
+
+
+def _install(args, hosts_ini, *, runner, ask, probe, clock, sleep, out, err, dry_run) -> int:
     try:
         loaded = cluster.load(hosts_ini)
     except InvalidInput as exc:
@@ -433,6 +460,10 @@ def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_probl
         print(f"error: {problem}", file=err)
         return EXIT_INVALID
 
+    if args.dry_run:
+        from saltsphere import plan
+
+        return (dry_run or plan.run)(loaded, out=out, err=err)
     bundle = kube.bundle_manifest(config["artifact_bundle"])
     if args.multi_node and not args.yes and not storage_question(loaded, ask, out):
         return EXIT_OK
@@ -473,6 +504,8 @@ def register(sub):
     parser.add_argument("-i", "--inventory", metavar="HOSTS_INI",
                         help="the cluster's hosts.ini (its vars.yml beside it)")
     parser.add_argument("--yes", action="store_true", help="do not ask whether the storage is configured")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="install nothing: say what the install would change (saltsphere plan)")
     parser.add_argument("--wait", type=int, default=DEFAULT_WAIT, metavar="SECONDS",
                         help=f"how long to wait for the KubeSphere console (default: {DEFAULT_WAIT})")
     parser.add_argument("--dir", default="allinone", metavar="DIR",

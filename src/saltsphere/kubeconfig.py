@@ -35,6 +35,12 @@ def render(cluster_directory, server: str) -> bytes:
     return yaml.safe_dump(document, sort_keys=False).encode()
 
 
+def is_current(cluster_directory, server: str) -> bool:
+    """Whether ``admin.conf`` already holds what :func:`write` would write; reads only."""
+    target = path(cluster_directory)
+    return target.is_file() and target.read_bytes() == render(cluster_directory, server)
+
+
 def write(cluster_directory, server: str) -> bool:
     """Write the kubeconfig when its content differs; True when it was written."""
     target = path(cluster_directory)

@@ -203,23 +203,51 @@ def ensure_jwt_secret(cluster_directory) -> str:
                         lambda: "".join(secrets.choice(_ALPHABET) for _ in range(JWT_SECRET_LENGTH)))
 
 
+def _kept_hash(path: Path, password) -> str | None:
+    """The bcrypt hash kept in ``path`` when it is one of ``password``, else None."""
+    import bcrypt
+
+    if not path.is_file():
+        return None
+    kept = path.read_text(encoding="utf-8").strip().encode()
+    try:
+        return kept.decode() if bcrypt.checkpw(password.encode(), kept) else None
+    except ValueError:  # not a bcrypt hash: make it again
+        return None
+
+
 def ensure_admin_password_hash(cluster_directory, password) -> str:
     """The bcrypt hash of ``password`` the cluster gets, kept until the password changes (a hash is salted)."""
     import bcrypt
 
     path = pki.state_dir(cluster_directory) / ADMIN_PASSWORD_HASH_FILE
     with pki.locked(path.parent):
-        if path.is_file():
-            kept = path.read_text(encoding="utf-8").strip().encode()
-            try:
-                if bcrypt.checkpw(password.encode(), kept):
-                    return kept.decode()
-            except ValueError:  # not a bcrypt hash: make it again
-                pass
+        kept = _kept_hash(path, password)
+        if kept:
+            return kept
         # "2a": the prefix KubeSphere's Go bcrypt has always read.
         made = bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS, prefix=b"2a")).decode()
         pki.write_private(path, made.encode() + b"\n", 0o600)
         return made
+
+
+def pending_secrets(cluster_directory, configured) -> list:
+    """The files of the KubeSphere secrets the prepare step would write (paths), writing nothing."""
+    state = pki.pki_dir_of(cluster_directory).parent
+
+    def unset(name):
+        path = state / name
+        return not path.is_file() or not path.read_text(encoding="utf-8").strip()
+
+    made = [state / JWT_SECRET_FILE] if unset(JWT_SECRET_FILE) else []
+    password = str(configured).strip() if configured and str(configured).strip() else None
+    if password is None:
+        if unset(ADMIN_PASSWORD_FILE):
+            return [*made, state / ADMIN_PASSWORD_FILE, state / ADMIN_PASSWORD_HASH_FILE]
+        password = (state / ADMIN_PASSWORD_FILE).read_text(encoding="utf-8").strip()
+    if _kept_hash(state / ADMIN_PASSWORD_HASH_FILE, password) is None:
+        made.append(state / ADMIN_PASSWORD_HASH_FILE)
+    return made
 
 
 def _kept(cluster_directory, name) -> str:

@@ -15,7 +15,9 @@ Layout under ``<cluster dir>/.saltsphere/pki`` (directories 0700, keys 0600)::
 
 Only :func:`issue` (called by the prepare step) writes here; pillar and
 status read through :func:`host_pillar`, :func:`admin_client` and
-:func:`admin_kubernetes_client`, which never create anything.  Issuing is
+:func:`admin_kubernetes_client`, which never create anything, and
+:func:`pending` names what :func:`issue` would write, writing nothing: the
+same decisions, with every write recorded instead (``dry``).  Issuing is
 idempotent: an existing certificate is reused as long as it is signed by the
 current CA, names what it must name and is not close to expiry; otherwise only
 that certificate is issued again.  Adding a member never touches the others.
@@ -131,7 +133,16 @@ class PKIError(ActionableError):
 PREPARE_HINT = "run `salt-run saltsphere.prepare` (the orchestration and ./install.sh run it first)"
 
 
-def ensure_ca(directory: Path, common_name: str, name: str = "ca", algorithm: str = "ec", create=False) -> Pair:
+def _skip(dry, *paths) -> bool:
+    """In a dry run, record ``paths`` as files that would be written; True when nothing is to be written."""
+    if dry is None:
+        return False
+    dry.extend(paths)
+    return True
+
+
+def ensure_ca(directory: Path, common_name: str, name: str = "ca", algorithm: str = "ec", create=False,
+              dry=None) -> Pair:
     """The CA ``name`` of ``directory``; made only when missing and ``create`` says no host holds one.
 
     A CA is never replaced here: hosts trust it, and a new one would make the
@@ -140,13 +151,15 @@ def ensure_ca(directory: Path, common_name: str, name: str = "ca", algorithm: st
     valid, and only issuing new ones fails.
     """
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
-    if pair.cert_path.is_file():
+    if pair.cert_path.is_file() or (dry is not None and pair.cert_path in dry):
         return pair
     if pair.key_path.is_file():
         raise PKIError(f"{pair.key_path} has no certificate beside it ({pair.cert_path.name}); restore the file "
                        f"from a backup of .saltsphere/, or import the cluster's CA with `saltsphere pki import`")
     if not create:
         raise PKIError(f"the CA {common_name} is not on this taskbox ({pair.cert_path} is missing); {PREPARE_HINT}")
+    if _skip(dry, pair.key_path, pair.cert_path):
+        return pair
     key = _new_key(algorithm)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
@@ -196,9 +209,13 @@ def _is_current(cert, ca_cert, common_name, sans, usages, organization=None) -> 
 
 
 def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=(),
-                organization=None) -> Pair:
+                organization=None, dry=None) -> Pair:
     """A certificate signed by ``ca``, issued only if missing or no longer right."""
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
+    if dry is not None and ca.cert_path in dry:
+        # A CA this dry run would make signs every certificate anew.
+        _skip(dry, pair.key_path, pair.cert_path)
+        return pair
     ca_cert = x509.load_pem_x509_certificate(ca.cert_path.read_bytes())
     sans = _sans(dns_names, ip_addresses)
     cert, _ = _load(pair)
@@ -208,6 +225,8 @@ def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, 
         raise PKIError(f"cannot issue {pair.cert_path}: the key of the CA {ca_cert.subject.rfc4514_string()} is not "
                        f"on this taskbox ({ca.key_path}); certificates it signed are used as long as they are valid, "
                        "new ones need the key: restore .saltsphere/ from a backup")
+    if _skip(dry, pair.key_path, pair.cert_path):
+        return pair
     ca_key = serialization.load_pem_private_key(ca.key_path.read_bytes(), password=None)
     key = _new_key()
     builder = (
@@ -232,9 +251,9 @@ CAS = {
 }
 
 
-def ca(pki_dir: Path, kind: str, create=False) -> Pair:
+def ca(pki_dir: Path, kind: str, create=False, dry=None) -> Pair:
     directory, name, common_name, algorithm = CAS[kind]
-    return ensure_ca(pki_dir / directory, common_name, name=name, algorithm=algorithm, create=create)
+    return ensure_ca(pki_dir / directory, common_name, name=name, algorithm=algorithm, create=create, dry=dry)
 
 
 def missing_cas(pki_dir: Path) -> list:
@@ -250,32 +269,32 @@ def fingerprint(pem: str | bytes) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
-def etcd_member(pki_dir: Path, name: str, ip: str, create_ca=False) -> dict:
+def etcd_member(pki_dir: Path, name: str, ip: str, create_ca=False, dry=None) -> dict:
     """The etcd CA and one member's peer and server pairs."""
     directory = pki_dir / "etcd"
-    authority = ca(pki_dir, "etcd-ca", create_ca)
+    authority = ca(pki_dir, "etcd-ca", create_ca, dry)
     dns, ips = (name, "localhost"), (ip, "127.0.0.1")
     return {
         "ca": authority,
-        "peer": ensure_cert(directory, authority, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips),
-        "server": ensure_cert(directory, authority, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips),
+        "peer": ensure_cert(directory, authority, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips, dry=dry),
+        "server": ensure_cert(directory, authority, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips, dry=dry),
     }
 
 
-def etcd_client(pki_dir: Path, name: str, create_ca=False) -> dict:
+def etcd_client(pki_dir: Path, name: str, create_ca=False, dry=None) -> dict:
     """A client certificate of the etcd CA (``apiserver-etcd-client``, ``admin``)."""
-    authority = ca(pki_dir, "etcd-ca", create_ca)
-    return {"ca": authority, "client": ensure_cert(pki_dir / "etcd", authority, name, name, CLIENT)}
+    authority = ca(pki_dir, "etcd-ca", create_ca, dry)
+    return {"ca": authority, "client": ensure_cert(pki_dir / "etcd", authority, name, name, CLIENT, dry=dry)}
 
 
 TOKEN_RE = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 
 
-def ensure_service_account_key(directory: Path) -> Pair:
+def ensure_service_account_key(directory: Path, dry=None) -> Pair:
     """The key pair that signs service-account tokens (``sa.key``, ``sa.pub``); every master shares it."""
     pair = Pair(directory / "sa.pub", directory / "sa.key")
-    if pair.cert_path.is_file() and pair.key_path.is_file():
+    if (pair.cert_path.is_file() and pair.key_path.is_file()) or _skip(dry, pair.key_path, pair.cert_path):
         return pair
     key = _new_key("rsa")
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -284,29 +303,32 @@ def ensure_service_account_key(directory: Path) -> Pair:
     return pair
 
 
-def ensure_bootstrap_token(directory: Path) -> str:
-    """The token nodes join with, ``<6>.<16>`` lowercase letters and digits, made once."""
+def ensure_bootstrap_token(directory: Path, dry=None) -> str | None:
+    """The token nodes join with, ``<6>.<16>`` lowercase letters and digits, made once (None in a dry run)."""
     path = directory / "bootstrap-token"
     if path.is_file():
         token = path.read_text().strip()
         if TOKEN_RE.match(token):
             return token
+    if _skip(dry, path):
+        return None
     token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(6)) + "." + \
         "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(16))
     write_private(path, token.encode() + b"\n", 0o600)
     return token
 
 
-def kubernetes_material(pki_dir: Path, create_ca=False) -> dict:
+def kubernetes_material(pki_dir: Path, create_ca=False, dry=None) -> dict:
     """The Kubernetes CAs, service-account key, bootstrap token and operators' client pair."""
     directory = pki_dir / "kubernetes"
-    authority = ca(pki_dir, "kubernetes", create_ca)
+    authority = ca(pki_dir, "kubernetes", create_ca, dry)
     return {
         "ca": authority,
-        "front_proxy_ca": ca(pki_dir, "front-proxy-ca", create_ca),
-        "sa": ensure_service_account_key(directory),
-        "token": ensure_bootstrap_token(directory),
-        "admin": ensure_cert(directory, authority, "admin", "kubernetes-admin", CLIENT, organization="system:masters"),
+        "front_proxy_ca": ca(pki_dir, "front-proxy-ca", create_ca, dry),
+        "sa": ensure_service_account_key(directory, dry),
+        "token": ensure_bootstrap_token(directory, dry),
+        "admin": ensure_cert(directory, authority, "admin", "kubernetes-admin", CLIENT, organization="system:masters",
+                             dry=dry),
     }
 
 
@@ -335,20 +357,32 @@ def issue(cluster_directory, hosts, create_cas=False) -> None:
     """
     pki_dir = state_dir(cluster_directory) / "pki"
     with locked(pki_dir):
-        for kind in CAS:
-            ca(pki_dir, kind, create_cas)
-        can_sign_etcd = (pki_dir / "etcd" / "ca.key").is_file()
-        for name, roles, ip in hosts:
-            if "etcd" in roles:
-                etcd_member(pki_dir, name, ip)
-                etcd_client(pki_dir, f"healthcheck-{name}")
-            if "kube-master" in roles:
-                etcd_client(pki_dir, "apiserver-etcd-client")
-        kubernetes_material(pki_dir)
-        # Imported material has no etcd CA key: the taskbox then checks etcd
-        # with a member's health-check pair (see admin_client).
-        if can_sign_etcd:
-            etcd_client(pki_dir, "admin")
+        _issue(pki_dir, hosts, create_cas, None)
+
+
+def pending(cluster_directory, hosts, create_cas=False) -> list:
+    """The files :func:`issue` would write (paths), writing nothing; raises where :func:`issue` would."""
+    dry = []
+    _issue(pki_dir_of(cluster_directory), hosts, create_cas, dry)
+    return list(dict.fromkeys(dry))
+
+
+def _issue(pki_dir, hosts, create_cas, dry):
+    for kind in CAS:
+        ca(pki_dir, kind, create_cas, dry)
+    etcd_key = pki_dir / "etcd" / "ca.key"
+    can_sign_etcd = etcd_key.is_file() or (dry is not None and etcd_key in dry)
+    for name, roles, ip in hosts:
+        if "etcd" in roles:
+            etcd_member(pki_dir, name, ip, dry=dry)
+            etcd_client(pki_dir, f"healthcheck-{name}", dry=dry)
+        if "kube-master" in roles:
+            etcd_client(pki_dir, "apiserver-etcd-client", dry=dry)
+    kubernetes_material(pki_dir, dry=dry)
+    # Imported material has no etcd CA key: the taskbox then checks etcd
+    # with a member's health-check pair (see admin_client).
+    if can_sign_etcd:
+        etcd_client(pki_dir, "admin", dry=dry)
 
 
 # --- reading: pillar and status never issue anything ---------------------------------------------------

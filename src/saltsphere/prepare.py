@@ -15,7 +15,9 @@ here, so a reader sees every side effect of an install in one place:
   hosts, with a new token in its URLs, living as long as ``owner_pid``.
 
 :func:`prepare` reports the persistent files it created or changed (the
-server is not one: it lives for the run).
+server is not one: it lives for the run).  :func:`would_make` names them
+beforehand and makes nothing: the same decisions, every write recorded
+instead (what a dry run of the orchestration reports).
 """
 
 import hashlib
@@ -25,11 +27,12 @@ from pathlib import Path
 
 from saltsphere import kube, kubeconfig, kubesphere, pki
 from saltsphere.artifacts import aptrepo, serve
+from saltsphere.artifacts.serve import state as serve_state
 from saltsphere.errors import ActionableError
 from saltsphere.hostpki import ca_files_on_hosts
 
 # Files of the state directory that belong to one run, not to the cluster.
-_TRANSIENT = {serve.STATE_FILE, ".lock"}
+_TRANSIENT = {serve.STATE_FILE, serve_state.LOCK_FILE, ".lock"}
 
 
 @dataclass
@@ -132,6 +135,29 @@ def prepare(loaded, *, probe=None, owner_pid=None, serve_bundle=True) -> Prepare
     after = _snapshot(state)
     result.changed = sorted(name for name, digest in after.items() if before.get(name) != digest)
     return result
+
+
+def would_make(loaded) -> list:
+    """The files under ``.saltsphere/`` that :func:`prepare` would create or change (relative paths), making nothing.
+
+    A CA is among them only when the taskbox has none; :func:`prepare` then
+    first asks the hosts whether they hold one.  Raises
+    :class:`ActionableError` where :func:`prepare` would (a certificate to
+    issue whose CA key is not here, a bundle index that is not the
+    manifest's); starts no server.
+    """
+    directory = Path(loaded.directory)
+    config = loaded.config.values
+    state = directory / ".saltsphere"
+    manifest = kube.bundle_manifest(config["artifact_bundle"])
+    hosts = [(spec.name, spec.roles, spec.ip) for spec in loaded.hosts.values()]
+    made = pki.pending(directory, hosts, create_cas=bool(pki.missing_cas(pki.pki_dir_of(directory))))
+    made += kubesphere.pending_secrets(directory, config["ks_admin_password"])
+    admin = pki.pki_dir_of(directory) / "kubernetes" / "admin.crt"
+    if admin in made or not kubeconfig.is_current(directory, f"https://{kube.endpoint_from_taskbox(loaded)}"):
+        made.append(kubeconfig.path(directory))
+    made += aptrepo.pending(state, config["artifact_bundle"], manifest)
+    return sorted({str(Path(path).resolve().relative_to(state.resolve())) for path in made})
 
 
 def owner_of_this_run() -> int:

@@ -10,7 +10,7 @@ from saltsphere import calico
 FIRST_MASTER = "master"
 IMAGES = calico.images("v3.17.6")
 APPLY_IDS = {"network-calico-file-managed-manifest", "network-calico-saltsphere-manifest-applied"}
-READY_ID = "network-calico-saltsphere-kubernetes-node-ready"
+READY_ID = "network-calico-saltsphere-network-node-ready"
 
 
 def _bundle_images(refs) -> dict:
@@ -38,7 +38,7 @@ def test_the_first_master_applies_the_manifest_and_every_host_waits_for_its_node
     ret = loaders.modules.state.show_sls("network", pillar=_pillar(loaders))
     assert isinstance(ret, dict), ret
     ids = set(ret)
-    assert "network-bridge-saltsphere-kubernetes-cni-bridge" not in ids
+    assert "network-bridge-saltsphere-network-cni-bridge" not in ids
     ready = _args(ret[READY_ID])
     assert ready["name"] == loaders.opts["id"] and ready["wait"] == 300
     if loaders.opts["id"] != FIRST_MASTER:

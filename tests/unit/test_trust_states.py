@@ -87,6 +87,7 @@ def test_the_token_exists_exactly_while_a_host_has_to_join(members, listed, crea
 def test_the_token_is_never_touched_under_test():
     made, deleted = Mock(), Mock()
     _wire(kubernetes_states, {
+        "saltsphere_kubernetes.state": Mock(return_value="initialized"),
         "saltsphere_kubernetes.nodes": Mock(return_value={"m": {}, "w": {}}),
         "saltsphere_kubernetes.token_listed": Mock(return_value=True),
         "saltsphere_kubernetes.create_token": made, "saltsphere_kubernetes.delete_token": deleted,

@@ -77,6 +77,31 @@ def ensure_signed(state_dir, bundle_dir, manifest) -> dict:
     return {"keyring": public_keyring(state_dir), "fingerprint": fingerprint, "overlay": overlay}
 
 
+def pending(state_dir, bundle_dir, manifest) -> list:
+    """The files :func:`ensure_signed` would write (paths), writing nothing.
+
+    Raises :class:`ArtifactError` where it would (an index that is not the
+    manifest's).  The signatures are checked with ``gpgv`` and a scratch home
+    directory, so the cluster's own gpg home is not touched.
+    """
+    apt_dir = Path(state_dir).resolve() / APT_DIR
+    repositories = {repo: _checked_indexes(Path(bundle_dir), repo, entries)
+                    for repo, entries in _repositories(manifest).items()}
+    keyring = apt_dir / KEYRING
+    has_key = keyring.is_file() and any((apt_dir / GNUPG_DIR / "private-keys-v1.d").glob("*.key"))
+    made = [] if has_key else [apt_dir / GNUPG_DIR, keyring]
+    with tempfile.TemporaryDirectory(prefix="saltsphere-gpgv.") as scratch:
+        gpg = _Gpg(scratch)
+        for repo, files in repositories.items():
+            out_dir = apt_dir / REPO_DIR / repo
+            release, inrelease, detached = out_dir / debs.RELEASE, out_dir / INRELEASE, out_dir / RELEASE_GPG
+            previous = release.read_text(encoding="utf-8") if release.is_file() else None
+            text = debs.release_text(files, email.utils.formatdate(usegmt=True), previous)
+            if not has_key or text != previous or not _signs(gpg, keyring, text, inrelease, detached, release):
+                made += [release, inrelease, detached]
+    return made
+
+
 # --- the bundle's indexes ----------------------------------------------------------------------------------
 
 def _repositories(manifest) -> dict[str, dict]:

@@ -32,7 +32,7 @@ from saltsphere.artifacts.errors import ArtifactError
 from saltsphere.artifacts.serve import procs, state
 from saltsphere.artifacts.serve.state import STATE_FILE
 
-__all__ = ["STATE_FILE", "IDLE_EXIT_SECONDS", "start", "record", "running", "stop", "base_url",
+__all__ = ["STATE_FILE", "IDLE_EXIT_SECONDS", "start", "record", "running", "stop", "release", "base_url",
            "source_address_for", "url_host"]
 
 IDLE_EXIT_SECONDS = 900
@@ -124,6 +124,30 @@ def stop(state_dir) -> bool:
     with state.locked(state_dir):
         current = state.read(state_dir)
         ran = bool(current) and _terminate(current, state_dir)
+        state.remove(state_dir)
+    return ran
+
+
+def release(state_dir, owner_pid) -> bool:
+    """Give up ``owner_pid``'s lease now rather than when it exits; True when the server was stopped.
+
+    The server stops when no other owner is alive and it was started for
+    owners only; one started without an owner (it stops after a while
+    without requests) goes on serving.
+    """
+    state_dir = Path(os.path.abspath(state_dir))
+    if not (state_dir / STATE_FILE).exists():
+        return False
+    with state.locked(state_dir):
+        current = state.read(state_dir)
+        if not current:
+            return False
+        others = [owner for owner in current["owners"]
+                  if owner["pid"] != owner_pid and procs.alive(owner["pid"], owner["start"])]
+        if others or current["idle_from"] is not None:
+            state.write(state_dir, dict(current, owners=others))
+            return False
+        ran = _terminate(current, state_dir)
         state.remove(state_dir)
     return ran
 

@@ -1,0 +1,213 @@
+"""``saltsphere plan``: what an install would change, host by host and phase by phase, changing nothing.
+
+The preflight, then every phase of the orchestration in the install's order,
+each as ``salt-run state.orchestrate kubesphere.<phase> test=True``; one table
+per phase (:mod:`saltsphere.planreport`), then the hosts and phases that would
+change.
+
+The hosts' pillar needs what the prepare step makes on the taskbox
+(certificates, secrets, the signed package index, a bundle server), yet a plan
+changes nothing there beyond Salt's own cache:
+
+- a cluster directory that has its ``.saltsphere/`` (an installed cluster) is
+  planned in place, only when the prepare step would make nothing there
+  (:func:`saltsphere.prepare.would_make`); the bundle server it starts belongs
+  to the plan's process and stops with the plan;
+- without ``.saltsphere/`` (fresh hosts) the plan works on a throwaway copy of
+  the cluster directory (hosts.ini, vars.yml, a Saltfile of its own) whose
+  ``.saltsphere/`` the real prepare step makes: it asks the hosts before it
+  makes a CA, so hosts that already hold one stop the plan as they would stop
+  the install.  The copy is removed afterwards; the files it made are the ones
+  the install's prepare step would make, and the plan lists them.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from saltsphere import cluster, clusterdir, installer, kubesphere, planreport, prepare, sshcall
+from saltsphere.artifacts import serve
+from saltsphere.errors import ActionableError
+from saltsphere.problems import InvalidInput
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# Every gate asks once under test=True: a phase's dry run takes seconds, not the install's minutes.
+PHASE_TIMEOUT = 900
+
+
+@dataclass
+class Workspace:
+    directory: Path
+    throwaway: bool
+    # What the install's prepare step would make in .saltsphere/ (relative paths).
+    made: list = field(default_factory=list)
+
+
+def salt_probe(directory, loaded):
+    """``probe(paths)`` for the prepare step: the hosts asked through salt-ssh with the Salt config of ``directory``."""
+    import salt.config
+
+    opts = salt.config.master_config(str(Path(directory) / ".salt" / "etc" / "master"))
+    return sshcall.fingerprint_probe(opts, loaded, opts.get("ignore_host_keys"))
+
+
+def _state_dir(directory) -> Path:
+    return Path(directory) / ".saltsphere"
+
+
+@contextlib.contextmanager
+def _served_for_the_plan(state):
+    try:
+        yield
+    finally:
+        serve.release(state, os.getpid())
+
+
+@contextlib.contextmanager
+def _in_place(loaded, probe_for):
+    directory = Path(loaded.directory)
+    made = prepare.would_make(loaded)
+    if made:
+        listing = ", ".join(made[:6]) + (f" and {len(made) - 6} more" if len(made) > 6 else "")
+        raise ActionableError(
+            f"the prepare step would make or change {len(made)} file(s) in {_state_dir(directory)} ({listing}), and a "
+            "plan changes nothing on the taskbox. Run `salt-run saltsphere.prepare` in the cluster directory (it "
+            "changes no host), then plan again.")
+    clusterdir.init(directory, loaded.hosts_ini)
+    with _served_for_the_plan(_state_dir(directory)):
+        done = prepare.prepare(loaded, probe=probe_for(directory, loaded), owner_pid=os.getpid())
+        if done.changed:
+            raise ActionableError(f"{', '.join(done.changed)} changed in {_state_dir(directory)} while the plan "
+                                  "started (another run preparing this cluster?); plan again once it is done")
+        yield Workspace(directory, throwaway=False)
+
+
+def _copy_private(source, target):
+    target.write_bytes(Path(source).read_bytes())
+    os.chmod(target, 0o600)
+
+
+@contextlib.contextmanager
+def _throwaway(loaded, probe_for):
+    directory = Path(tempfile.mkdtemp(prefix="saltsphere-plan."))
+    try:
+        _copy_private(loaded.hosts_ini, directory / "hosts.ini")
+        if os.path.isfile(loaded.vars_yml):
+            _copy_private(loaded.vars_yml, directory / "vars.yml")
+        copy = cluster.load(str(directory / "hosts.ini"))
+        moved = sorted(name for name, entry in copy.roster().items() if entry != loaded.roster().get(name))
+        if moved:
+            raise ActionableError(
+                f"{loaded.hosts_ini} names files relative to itself for {', '.join(moved)} (ansible_ssh_private_key_"
+                "file); a plan on hosts without .saltsphere/ works on a copy of hosts.ini elsewhere: write those "
+                "paths as absolute paths")
+        clusterdir.init(directory, directory / "hosts.ini")
+        with _served_for_the_plan(_state_dir(directory)):
+            done = prepare.prepare(copy, probe=probe_for(directory, copy), owner_pid=os.getpid())
+            yield Workspace(directory, throwaway=True, made=done.changed)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def workspace(loaded, probe_for=salt_probe):
+    """The cluster directory the plan runs in (a context manager): the cluster's own, or a throwaway copy."""
+    if _state_dir(loaded.directory).is_dir():
+        return _in_place(loaded, probe_for)
+    return _throwaway(loaded, probe_for)
+
+
+def _run_phase(directory, phase):
+    return installer.run_phase(directory, phase, timeout=PHASE_TIMEOUT, test=True)
+
+
+def plan_phases(directory, hosts, runner=_run_phase, clock=time.monotonic, report=None) -> list:
+    """Every phase's dry run in order (:class:`planreport.PhasePlan` each); ``report(plan)`` as each ends.
+
+    A failed preflight ends the plan (as it ends the install); a later phase
+    that would fail does not: the next ones are still planned.
+    """
+    plans = []
+    for phase in installer.PHASES:
+        started = clock()
+        returncode, stdout, stderr = runner(directory, phase)
+        plans.append(planreport.phase_plan(phase, returncode, stdout, stderr, hosts, clock() - started))
+        if report:
+            report(plans[-1])
+        if phase == "preflight" and not plans[-1].ok:
+            break
+    return plans
+
+
+def run(loaded, *, as_json=False, runner=_run_phase, probe_for=salt_probe, clock=time.monotonic, out=None,
+        err=None) -> int:
+    """The plan of ``loaded``, printed; 0 when it ran cleanly (changes or not), 1 when something would fail."""
+    out, err = out or sys.stdout, err or sys.stderr
+    hosts = list(loaded.hosts)
+    total = len(installer.PHASES)
+
+    def report(plan):
+        if not as_json:
+            index = installer.PHASES.index(plan.phase) + 1
+            print("\n".join(planreport.phase_lines(plan, index, total)), file=out, flush=True)
+
+    try:
+        with workspace(loaded, probe_for) as space:
+            if not as_json:
+                where = ("fresh hosts: on a throwaway copy of the cluster directory" if space.throwaway
+                         else f"the cluster directory {space.directory}")
+                print(f"Plan for {loaded.hosts_ini} ({where}); every state runs with test=True.", file=out,
+                      flush=True)
+            plans = plan_phases(space.directory, hosts, runner, clock, report)
+    except ActionableError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED
+    if as_json:
+        print(json.dumps(planreport.as_dict(plans, hosts, space.made, space.throwaway), indent=2), file=out)
+    else:
+        print("\n".join(planreport.summary_lines(plans, hosts, space.made, space.throwaway)), file=out)
+    ok = len(plans) == total and all(plan.ok for plan in plans)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def load(hosts_ini, vars_yml=None, err=None):
+    """The validated cluster, or None after printing every problem (exit 2)."""
+    err = err or sys.stderr
+    try:
+        loaded = cluster.load(hosts_ini, vars_yml)
+        kubesphere.release(loaded.config.values)
+    except InvalidInput as exc:
+        for problem in exc.problems.warnings:
+            print(f"warning: {problem}", file=err)
+        print(exc.render(), file=err)
+        return None
+    except ActionableError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+    for problem in loaded.warnings:
+        print(f"warning: {problem}", file=err)
+    return loaded
+
+
+def cmd_plan(args, **kwargs) -> int:
+    from saltsphere.cli import default_inventory
+
+    loaded = load(args.inventory or default_inventory(), args.config, kwargs.get("err"))
+    if loaded is None:
+        return EXIT_INVALID
+    return run(loaded, as_json=args.json, **kwargs)
+
+
+def register(sub):
+    parser = sub.add_parser("plan", help="what an install would change on every host, phase by phase; changes nothing")
+    parser.add_argument("-i", "--inventory", default=None, metavar="HOSTS_INI",
+                        help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current directory)")
+    parser.add_argument("-c", "--config", default=None, metavar="VARS_YML",
+                        help="the cluster's vars.yml (default: vars.yml beside the inventory)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.set_defaults(func=cmd_plan)

@@ -1,0 +1,127 @@
+"""`saltsphere plan` on a 3-host sandbox: fresh hosts, the installed cluster, and one setting changed.
+
+In order, on one sandbox: a plan on fresh hosts predicts changes on every host
+of every phase and leaves hosts and taskbox as they were; the install
+(`./install.sh --yes`, exit 3: the bundle has no KubeSphere images); a plan
+of the installed cluster predicts nothing; then one setting changes and the
+plan names exactly the states that the install after it changes.
+"""
+
+import hashlib
+import re
+import subprocess
+import time
+
+import pytest
+
+import planning
+from saltsphere import paths
+
+pytestmark = pytest.mark.sandbox
+
+INSTALL_TIMEOUT = 3000
+PHASES = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "storage", "ks")
+# The hosts each phase targets on the multi-node sandbox (master: etcd and the first master).
+TARGETS = {phase: {"master"} if phase in ("etcd", "ks") else {"master", "node1", "node2"} for phase in PHASES[1:]}
+# One setting of vars.yml, seen by one state file and its apply on the first master only.
+CHANGED_SETTING = "ks_console_nodeport: 32131"
+
+
+def _install_sh(hosts, *args):
+    started = time.monotonic()
+    proc = subprocess.run([str(paths.project_root() / "install.sh"), "--multi-node", "-i", str(hosts.hosts_ini),
+                           *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
+    return proc, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def fresh_plan(sandbox_hosts):
+    before = planning.footprint(sandbox_hosts)
+    code, report, out, err, seconds = planning.run_plan(sandbox_hosts)
+    print(f"saltsphere plan on 3 fresh hosts: {seconds:.1f} s, exit {code}")
+    return sandbox_hosts, before, code, report, err
+
+
+def test_a_plan_on_fresh_hosts_predicts_changes_on_every_host_of_every_phase(fresh_plan):
+    _, _, code, report, err = fresh_plan
+    assert code == 0 and report is not None, err[-3000:]
+    assert planning.failures(report) == []
+    assert [phase["phase"] for phase in report["phases"]] == list(PHASES)
+    for phase in report["phases"][1:]:
+        assert set(phase["hosts"]) == TARGETS[phase["phase"]], phase["phase"]
+        idle = [host for host, plan in phase["hosts"].items() if plan["changes"] == 0]
+        assert idle == [], f"{phase['phase']}: no change predicted on {idle}"
+    master = {phase["phase"]: phase["hosts"].get("master", {}) for phase in report["phases"]}
+    assert "containerd" in master["containerd"]["services"]
+    assert "/etc/containerd/config.toml" in master["containerd"]["files"]
+    assert report["taskbox"]["throwaway_copy"] is True
+    assert {"pki/kubernetes/ca.crt", "pki/etcd/ca.crt", "admin.conf"} <= set(report["taskbox"]["would_make"])
+
+
+def test_a_plan_on_fresh_hosts_leaves_hosts_and_taskbox_as_they_were(fresh_plan):
+    hosts, before, _, _, _ = fresh_plan
+    after = planning.footprint(hosts)
+    assert after == before
+    for host, found in after.items():
+        assert found["kubelet"][0] != 0 and found["/etc/kubernetes"][0] != 0, f"{host}: {found}"
+        assert "install ok installed" not in found["containerd"][1], f"{host}: containerd was installed"
+        assert found["bundle record"][0] != 0, f"{host}: the bundle record was written"
+    assert not (hosts.cluster_dir / ".saltsphere").exists()
+
+
+@pytest.fixture(scope="module")
+def installed(fresh_plan):
+    hosts = fresh_plan[0]
+    proc, seconds = _install_sh(hosts, "--yes")
+    print(f"./install.sh on 3 hosts: {seconds:.1f} s, exit {proc.returncode}")
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return hosts
+
+
+def _taskbox_state(hosts):
+    """The hash of every file of the cluster's .saltsphere/ but gpg's own home and the bundle server's run files."""
+    state = hosts.cluster_dir / ".saltsphere"
+    return {str(path.relative_to(state)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(state.rglob("*")) if path.is_file() and "gnupg" not in path.parts
+            and not path.name.startswith("bundle-server")}
+
+
+def test_a_plan_of_the_installed_cluster_predicts_no_change(installed):
+    before = _taskbox_state(installed)
+    code, report, out, err, seconds = planning.run_plan(installed)
+    print(f"saltsphere plan of the installed cluster: {seconds:.1f} s, exit {code}")
+    assert code == 0 and report is not None, err[-3000:]
+    assert planning.failures(report) == []
+    assert planning.predicted(report) == set()
+    assert report["changing"] == {} and report["taskbox"] == {"would_make": [], "throwaway_copy": False}
+    assert _taskbox_state(installed) == before
+
+
+def test_install_sh_dry_run_of_the_installed_cluster(installed):
+    proc, seconds = _install_sh(installed, "--dry-run")
+    print(f"./install.sh --dry-run of the installed cluster: {seconds:.1f} s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    heads = [line.split()[1] for line in proc.stdout.splitlines() if re.match(r"^\[\d+/8\] ", line)]
+    assert heads == list(PHASES), proc.stdout
+    assert "Nothing would change on any host." in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def one_setting_changed(installed):
+    vars_yml = installed.cluster_dir / "vars.yml"
+    vars_yml.write_text(vars_yml.read_text() + f"\n{CHANGED_SETTING}\n")
+    code, report, out, err, seconds = planning.run_plan(installed)
+    print(f"saltsphere plan after one setting changed: {seconds:.1f} s, exit {code}")
+    assert code == 0 and report is not None, err[-3000:]
+    ok, changed = planning.install_phases(installed)
+    return report, ok, changed
+
+
+def test_the_plan_names_exactly_what_the_install_then_changes(one_setting_changed):
+    report, ok, changed = one_setting_changed
+    predicted = planning.predicted(report)
+    assert predicted == {("ks", "master", "ks-file-managed-manifest"),
+                         ("ks", "master", "ks-saltsphere-manifest-applied-manifest")}, predicted
+    assert report["changing"] == {"master": ["ks"]}
+    assert ok is True, "every phase converges (the console is not waited for here)"
+    assert changed == predicted
