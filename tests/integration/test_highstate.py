@@ -1,7 +1,9 @@
 """The declarative mode: `salt-ssh '*' state.apply` on every host at once builds the same cluster.
 
-A worker that loses power in the middle fails the run clearly; after it is
-started again, one more run converges and the next changes nothing.
+A worker that loses power in the middle fails the run clearly; the master's
+run is cut while etcd's package is installing (the moment the package's own
+start of etcd is held back); after both, one more run converges and the next
+changes nothing.
 """
 
 import concurrent.futures
@@ -10,6 +12,7 @@ import time
 
 import pytest
 
+import hostscan
 from saltsphere import cli
 
 pytestmark = pytest.mark.sandbox
@@ -22,6 +25,14 @@ WATCH_SECONDS = 300
 DPKG_AT_WORK = (
     f"for i in $(seq {WATCH_SECONDS * 50}); do "
     "[ -n \"$(ls -A /var/lib/dpkg/updates 2>/dev/null)\" ] && exit 0; sleep 0.02; done; exit 1"
+)
+
+
+# Returns once etcd's package is installing behind its runtime mask, and then
+# cuts the master's run there: its state run dies, the package install goes on.
+ETCD_HELD = (
+    f"for i in $(seq {WATCH_SECONDS * 50}); do "
+    "if [ -L /run/systemd/system/etcd.service ]; then pkill -9 -f 'salt-cal[l]'; exit 0; fi; sleep 0.02; done; exit 1"
 )
 
 
@@ -55,8 +66,10 @@ def hosts(sandbox_hosts):
 
 def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, capsys):
     hosts.prepare()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         running = pool.submit(hosts.salt_ssh, "*", "state.apply", timeout=APPLY_TIMEOUT)
+        held = pool.submit(hostscan.run_inside, hosts.sandbox, "master", ["sh", "-c", ETCD_HELD],
+                           timeout=WATCH_SECONDS + 30)
         # node2 loses power while dpkg is in the middle of installing packages:
         # the worst moment, dpkg's journal holds work half done.
         caught, _, _ = hosts.ssh("node2", DPKG_AT_WORK, timeout=WATCH_SECONDS + 30)
@@ -66,6 +79,7 @@ def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, caps
         finally:
             hosts.sandbox.start("node2")
     assert caught == 0, f"dpkg never ran on node2 within {WATCH_SECONDS} s"
+    assert held.result()[0] == 0, "the master's run was never seen installing etcd behind its mask"
     assert code != 0
     failed = failures(data)
     assert "node2" in failed, json.dumps(data)[-3000:]
@@ -78,6 +92,12 @@ def test_worker_lost_mid_install_fails_clearly_and_a_rerun_converges(hosts, caps
     code, data, err = hosts.salt_ssh("*", "state.apply", timeout=APPLY_TIMEOUT)
     assert code == 0 and not failures(data), json.dumps(failures(data))[-4000:] + err[-2000:]
     print(f"converging run after the restart: {time.monotonic() - started:.1f} s")
+    # The cut master can start services again: no mask, no policy-rc.d, etcd and ssh restart.
+    assert hostscan.find(hosts.sandbox, "master", "/run/systemd/system", "-name", "etcd.service") == []
+    assert hostscan.find(hosts.sandbox, "master", "/usr/sbin", "-name", "policy-rc.d") == []
+    code, out, _ = hostscan.run_inside(hosts.sandbox, "master",
+                                       ["sh", "-c", "systemctl restart ssh && systemctl is-active etcd ssh"])
+    assert code == 0 and out.split() == ["active", "active"], out
 
     capsys.readouterr()  # the sandbox's own messages
     assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -232,6 +233,43 @@ def test_the_bundle_server_ends_with_the_install(installed):
     assert serve.running(state) is None
     with pytest.raises(OSError):
         socket.create_connection((serve.source_address_for(hosts.hosts["master"]), 8089), timeout=2).close()
+
+
+def _listening(port):
+    """The local addresses something listens on at ``port`` (TCP, IPv4), from the kernel's own table."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_the_bundle_server_listens_towards_the_hosts_only_and_never_beside_another_program(installed):
+    hosts, _ = installed
+    facing = serve.source_address_for(hosts.hosts["master"])
+    hosts.prepare()
+    try:
+        assert _listening(8089) == {facing}
+    finally:
+        code, data, err = hosts.salt_run("saltsphere.finish")
+        assert code == 0, err
+    assert _listening(8089) == set()
+    # Another program on the port: named, and nothing else happens.
+    other = subprocess.Popen([sys.executable, "-c", f"import socket, time; s = socket.socket(); "
+                              f"s.bind(('{facing}', 8089)); s.listen(); time.sleep(120)"])
+    try:
+        deadline = time.monotonic() + 10
+        while _listening(8089) != {facing} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        code, data, err = hosts.salt_run("saltsphere.prepare", timeout=120)
+        result = data.get("return", data)
+        assert result.get("result") is False, result
+        assert f"pid {other.pid}" in result["comment"] and "artifact_port" in result["comment"], result["comment"]
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_the_cluster_keeps_no_join_token_and_no_clear_password(installed):
