@@ -71,9 +71,10 @@ def _redact(text):
     return text
 
 
-def _run(argv, timeout=120, input_text=None):
+def _run(argv, timeout=120, input_text=None, pass_fds=()):
     try:
-        proc = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout, check=False,
+                              pass_fds=pass_fds)
     except FileNotFoundError:
         raise CommandExecutionError(f"{argv[0]} is not installed; apply the kubernetes.binaries state first")
     except subprocess.TimeoutExpired:
@@ -167,11 +168,13 @@ def kubeadm(phase, config, extra_args=(), resume=False):
     args = [KUBEADM, phase, f"--config={config}", *extra_args]
     if resume:
         args.append("--ignore-preflight-errors=" + ",".join(RESUME_IGNORES))
-    with _one_kubeadm():
+    with _one_kubeadm() as lock_fd:
         if state() in ("initialized", "joined"):
             # A kubeadm of an earlier, interrupted run finished while this one waited.
             return f"kubeadm {phase} was completed by an earlier run"
-        code, out, err = _run(args, timeout=KUBEADM_TIMEOUT)
+        # kubeadm inherits the locked file: the lock lasts as long as kubeadm
+        # does, even when this salt-call is killed and kubeadm goes on.
+        code, out, err = _run(args, timeout=KUBEADM_TIMEOUT, pass_fds=(lock_fd,))
     if code != 0:
         raise CommandExecutionError(f"kubeadm {phase} failed (exit {code}):\n{_tail(err or out)}")
     return _tail(out, 5)
@@ -179,7 +182,12 @@ def kubeadm(phase, config, extra_args=(), resume=False):
 
 @contextlib.contextmanager
 def _one_kubeadm():
-    """One kubeadm at a time on this host: a run stopped on the taskbox may leave its kubeadm going here."""
+    """One kubeadm at a time on this host: a run stopped on the taskbox may leave its kubeadm going here.
+
+    Yields the locked descriptor, for kubeadm to inherit.  The lock belongs to
+    the open file, so it is never released explicitly: it ends when the last
+    process holding the file (this one or the kubeadm it started) is gone.
+    """
     with open(KUBEADM_LOCK, "a") as lock:
         deadline = time.monotonic() + KUBEADM_TIMEOUT
         while True:
@@ -192,10 +200,7 @@ def _one_kubeadm():
                         f"another kubeadm has held {KUBEADM_LOCK} for {KUBEADM_TIMEOUT} s (an earlier run's); "
                         "see `pgrep -a kubeadm` on this host") from None
                 time.sleep(2)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        yield lock.fileno()
 
 
 def _kubectl(args, kubeconfig=None, timeout=30, input_text=None):
