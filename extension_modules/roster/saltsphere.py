@@ -18,7 +18,7 @@ import salt.exceptions
 import salt.roster
 
 try:
-    from saltsphere import cluster
+    from saltsphere import cluster, saltexit
     from saltsphere.problems import InvalidInput
 
     HAS_SALTSPHERE = True
@@ -32,6 +32,7 @@ def __virtual__():
     if not HAS_SALTSPHERE:
         return False, "the saltsphere Python package is not installed on this taskbox"
     _read_roster_file_through_this_module()
+    saltexit.register()
     return __virtualname__
 
 

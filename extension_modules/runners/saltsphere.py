@@ -18,7 +18,7 @@ after a while without requests).
 import salt.roster
 
 try:
-    from saltsphere import cluster, prepare as prep, sshcall
+    from saltsphere import cluster, prepare as prep, saltexit, sshcall
     from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
@@ -33,6 +33,7 @@ __virtualname__ = "saltsphere"
 def __virtual__():
     if not HAS_SALTSPHERE:
         return False, "the saltsphere Python package is not installed on this taskbox"
+    saltexit.register()
     return __virtualname__
 
 

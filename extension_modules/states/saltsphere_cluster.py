@@ -15,7 +15,7 @@ preflight phase.
 import salt.roster
 
 try:
-    from saltsphere import cluster, pki, prepare as prep, sshcall
+    from saltsphere import cluster, pki, prepare as prep, saltexit, sshcall
     from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
@@ -30,6 +30,7 @@ __virtualname__ = "saltsphere_cluster"
 def __virtual__():
     if not HAS_SALTSPHERE:
         return False, "runs on the taskbox only (the saltsphere Python package is not installed here)"
+    saltexit.register()
     return __virtualname__
 
 
