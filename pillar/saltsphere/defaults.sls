@@ -103,6 +103,12 @@ saltsphere:
     preflight_ssh_timeout_seconds: 10
     preflight_reach_timeout_seconds: 3
 
+    # --- certificates (saltsphere certs check) ----------------------------
+    # A certificate with this many days or fewer left is due: `saltsphere
+    # certs check` exits 1.  kubeadm's certificates last a year, so it must
+    # stay below 365 (0: only expired ones count).
+    certs_warn_days: 30
+
     # --- storage: exactly one enabled class must be the default ----------
     # Local volume provisioner (all-in-one only)
     local_volume_provisioner_enabled: false

@@ -3,7 +3,8 @@
 ``check`` and ``inventory`` read the cluster offline (nothing is contacted),
 ``init`` makes a cluster directory, ``install`` runs the whole install phase
 by phase (the seed's install.sh), ``plan`` says what it would change without
-changing anything, ``status`` asks the cluster's services,
+changing anything, ``status`` asks the cluster's services, ``certs check``
+lists every certificate with its expiry,
 ``sandbox`` manages the local test hosts, ``artifact`` builds and verifies
 offline bundles.
 """
@@ -96,6 +97,12 @@ def cmd_status(args) -> int:
             print(f"  node {node}: {ready}")
         ks = report["kubesphere"]
         print(f"kubesphere: console {ks['console'] or 'not installed'}, {'ready' if ks['ready'] else 'NOT ready'}")
+        soonest = report["certificates"]["soonest"]
+        if soonest:
+            print(f"certificates: the soonest to expire is {soonest['file']} on the taskbox, {soonest['not_after']} "
+                  f"({soonest['days_left']} days left; `saltsphere certs check` lists the hosts' too)")
+        else:
+            print(f"certificates: {report['certificates']['error']}")
     return 0 if all(section.get("healthy", True) for section in report.values()) else 1
 
 
@@ -145,6 +152,15 @@ def cmd_pki_import(args) -> int:
     return 0 if result["result"] else 1
 
 
+def cmd_certs_check(args) -> int:
+    """Every certificate of the cluster with its expiry; the hosts are asked only once the inputs are valid."""
+    from saltsphere import certs
+
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    return certs.run(loaded, as_json=args.json)
+
+
 def cmd_paths(args) -> int:
     root = paths.project_root()
     print(f"file_roots:   {root / 'salt'}")
@@ -188,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     pki_import.add_argument("--from", dest="source", metavar="HOST",
                             help="the master to take the Kubernetes CAs from (default: the first of [kube-master])")
     pki_import.set_defaults(func=cmd_pki_import)
+
+    certs_parser = sub.add_parser("certs", help="the cluster's certificates on the taskbox and its hosts")
+    certs_sub = certs_parser.add_subparsers(dest="certs_command", metavar="COMMAND")
+    certs_sub.required = True
+    certs_check = certs_sub.add_parser("check", help="every certificate with its expiry; exit 1 when one has "
+                                                      "certs_warn_days or fewer left or cannot be checked")
+    _inventory_args(certs_check)
+    certs_check.add_argument("--json", action="store_true", help="print JSON")
+    certs_check.set_defaults(func=cmd_certs_check)
 
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
     where.set_defaults(func=cmd_paths)

@@ -2,15 +2,17 @@
 
 Each section comes from a real health check against the hosts (no Salt run):
 etcd is asked over its TLS client port with the operators' client certificate.
-Nothing here creates anything: without the certificates the prepare step
-makes, the report says which command to run.
+The certificates section reads the taskbox's own files only (``saltsphere
+certs check`` asks the hosts too).  Nothing here creates anything: without
+the certificates the prepare step makes, the report says which command to run.
 """
 
 import http.client
 import json
 import ssl
 
-from saltsphere import pki
+from saltsphere import certs, pki
+from saltsphere.errors import ActionableError
 from saltsphere.storage import DEFAULT_ANNOTATION
 
 
@@ -150,6 +152,22 @@ def kubesphere(cluster) -> dict:
     return {"console": None, "ready": False}
 
 
+def certificates(cluster, now=None) -> dict:
+    """``{"soonest": {"file", "not_after", "days_left"} or None}`` among the taskbox's certificates.
+
+    ``error`` says why there is none to name.
+    """
+    try:
+        files = certs.taskbox_files(cluster.directory)
+    except ActionableError as exc:
+        return {"soonest": None, "error": str(exc)}
+    first = certs.soonest(certs.rows({}, files, now or certs.now_utc(), cluster.config.values["certs_warn_days"]))
+    if first is None:
+        return {"soonest": None, "error": f"no readable certificate in {pki.pki_dir_of(cluster.directory)}: run "
+                                          "`salt-run saltsphere.prepare`"}
+    return {"soonest": {"file": first.file, "not_after": first.not_after, "days_left": first.days_left}}
+
+
 def collect(cluster) -> dict:
     return {"etcd": etcd(cluster), "kubernetes": kubernetes(cluster), "storage": storage(cluster),
-            "kubesphere": kubesphere(cluster)}
+            "kubesphere": kubesphere(cluster), "certificates": certificates(cluster)}

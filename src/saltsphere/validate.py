@@ -16,6 +16,8 @@ NETWORK_PLUGINS = ("calico", "bridge")
 PROXY_MODES = ("iptables", "ipvs")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 NODEPORT_RANGE = (30000, 32767)
+# How long kubeadm's certificates last.
+CERT_YEAR = 365
 # How Ansible spells a boolean host variable.
 TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
@@ -301,6 +303,11 @@ def _check_choices(conf, problems):
     for key in ("preflight_min_cpu_cores", "preflight_min_memory_gb", "preflight_min_disk_gb"):
         if conf[key] < 0:
             problems.error(path, f"{key} cannot be negative", "use 0 or more", line=conf.line(key), key=key)
+    key = "certs_warn_days"
+    if not 0 <= conf[key] < CERT_YEAR:
+        problems.error(path, f"{key} {conf[key]} is outside 0..{CERT_YEAR - 1}",
+                       f"use e.g. 30; kubeadm's certificates last {CERT_YEAR} days, so {CERT_YEAR} or more would "
+                       "count each of them due the day it is made", line=conf.line(key), key=key)
     _check_kube_proxy(conf, problems)
     key = "kubeadm_ignore_preflight_errors"
     problem = kubeadm.validate_preflight_errors(conf[key])

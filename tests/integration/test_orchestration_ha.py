@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from saltsphere import cli, installer
+from saltsphere import certs, cli, cluster, hostpki, installer
 
 pytestmark = pytest.mark.sandbox
 
@@ -98,6 +98,22 @@ def test_every_node_is_ready_and_every_master_runs_the_control_plane(installed, 
     for master in ("master1", "master2", "master3"):
         for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
             assert f"{component}-{master}" in running, out
+
+
+def test_certs_check_lists_every_hosts_certificates_and_never_a_key(installed, capsys):
+    assert cli.main(["certs", "check", "-i", str(installed.hosts_ini), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "PRIVATE KEY" not in out
+    rows = json.loads(out)["certificates"]
+    assert [row for row in rows if row["error"] or row["days_left"] <= 300] == []
+    found = {(row["host"], row["file"]) for row in rows}
+    loaded = cluster.load(str(installed.hosts_ini))
+    for master in loaded.role_members("kube-master"):
+        assert {(master.name, "/etc/kubernetes/pki/apiserver.crt"), (master.name, "/etc/kubernetes/admin.conf")} <= found
+    for host in loaded.role_members("kube-master") + loaded.role_members("kube-node"):
+        assert (host.name, certs.KUBELET_CLIENT) in found
+    for member in loaded.role_members("etcd"):
+        assert {(member.name, f"{hostpki.etcd_pki_dir()}/{name}.crt") for name in certs.ETCD_CERTS} <= found
 
 
 def _nodes_through_local_balancer(hosts, host):
