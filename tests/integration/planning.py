@@ -21,6 +21,8 @@ FOOTPRINT = {
     "apt": ["sh", "-c", "ls -la /etc/apt /etc/apt/sources.list.d /etc/apt/trusted.gpg.d 2>&1; "
                         "cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null"],
     "bundle record": ["ls", "-d", "/var/lib/saltsphere/bundle-files.json"],
+    # The host's own package index: a refresh would change its files' times.
+    "apt lists": ["sh", "-c", "ls -la --time-style=+%s /var/lib/apt/lists /var/lib/apt/lists/partial 2>&1"],
 }
 
 

@@ -1,7 +1,8 @@
 """`saltsphere plan` on a 3-host sandbox: fresh hosts, the installed cluster, and one setting changed.
 
 In order, on one sandbox: a plan on fresh hosts predicts changes on every host
-of every phase and leaves hosts and taskbox as they were; the install
+of every phase and leaves hosts and taskbox as they were; a plan of a
+half-installed cluster (os and etcd done) predicts the rest and fails nothing; the install
 (`./install.sh --yes`, exit 3: the bundle has no KubeSphere images); a plan
 of the installed cluster predicts nothing; then one setting changes and the
 plan names exactly the states that the install after it changes.
@@ -70,7 +71,34 @@ def test_a_plan_on_fresh_hosts_leaves_hosts_and_taskbox_as_they_were(fresh_plan)
 
 
 @pytest.fixture(scope="module")
-def installed(fresh_plan):
+def half_installed(fresh_plan):
+    """The os and etcd phases for real, then a plan: what is done predicts nothing, the rest is predicted."""
+    hosts = fresh_plan[0]
+    for phase in ("os", "etcd"):
+        code, data, err = hosts.salt_run("state.orchestrate", f"kubesphere.{phase}", timeout=INSTALL_TIMEOUT)
+        assert code == 0, f"kubesphere.{phase}: {err[-3000:]}"
+    code, report, out, err, seconds = planning.run_plan(hosts)
+    print(f"saltsphere plan of a half-installed cluster: {seconds:.1f} s, exit {code}")
+    return hosts, code, report, err
+
+
+def test_a_plan_of_a_half_installed_cluster_predicts_the_rest_and_fails_nothing(half_installed):
+    hosts, code, report, err = half_installed
+    assert code == 0 and report is not None, err[-3000:]
+    assert planning.failures(report) == []
+    by_phase = {phase["phase"]: phase["hosts"] for phase in report["phases"]}
+    for done in ("os", "etcd"):
+        assert {host: plan["states"] for host, plan in by_phase[done].items() if plan["changes"]} == {}, done
+    for phase in ("containerd", "kubernetes"):
+        idle = [host for host in TARGETS[phase] if by_phase[phase][host]["changes"] == 0]
+        assert idle == [], f"{phase}: no change predicted on {idle}"
+    # Still nothing of the later phases on any host.
+    for host, found in planning.footprint(hosts).items():
+        assert found["kubelet"][0] != 0 and "install ok installed" not in found["containerd"][1], f"{host}: {found}"
+
+
+@pytest.fixture(scope="module")
+def installed(fresh_plan, half_installed):
     hosts = fresh_plan[0]
     proc, seconds = _install_sh(hosts, "--yes")
     print(f"./install.sh on 3 hosts: {seconds:.1f} s, exit {proc.returncode}")
