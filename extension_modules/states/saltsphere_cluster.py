@@ -3,7 +3,7 @@ Taskbox steps of an orchestration, as states that report only what changed.
 
 They run in ``salt-run state.orchestrate`` (on the taskbox, never on a host):
 ``prepared`` is every orchestration's first step, ``preflight_passed`` the
-preflight phase.
+preflight phase, ``cleaned`` each phase of the reset.
 
 .. code-block:: yaml
 
@@ -15,7 +15,7 @@ preflight phase.
 import salt.roster
 
 try:
-    from saltsphere import cluster, pki, prepare as prep, saltexit, sshcall
+    from saltsphere import cluster, pki, preflight, prepare as prep, saltexit, sshcall
     from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
@@ -114,4 +114,56 @@ def preflight_passed(name, ignore_host_keys=None):
     ret["warnings"] = report.get("warnings", [])
     ret["result"] = bool(report.get("result"))
     ret["comment"] = report.get("table") or report.get("comment", "")
+    return ret
+
+
+# The pillar the reset's hosts compile: the ext_pillar gives them no key, no
+# manifest, and needs nothing from the prepare step.
+RESET_PILLAR = {"saltsphere_orchestration": {"phase": "reset"}}
+
+
+def cleaned(name, hosts, timeout=None):
+    """
+    The clean states ``name`` (``kubernetes.clean``, ...) applied on every one of ``hosts``.
+
+    A host that cannot be reached or whose states fail is named (``changes:
+    ret: {host: why}``) and the others are cleaned all the same.  The clean
+    states read no pillar: the run is forced past pillar errors (a taskbox
+    whose ``.saltsphere/`` was purged, or never made, has them), which
+    ``salt.state`` cannot do, nor name a host it could not reach.
+    """
+    import copy
+
+    import salt.client.ssh.client
+
+    ret = _ret(name)
+    loaded = _loaded()
+    timeout = timeout or loaded.config["preflight_ssh_timeout_seconds"]
+    secrets = [s for spec in loaded.hosts.values() for s in (spec.password, spec.become_password) if s]
+    returns = {host: why for host, why in preflight.unanswering(loaded, timeout).items() if host in hosts}
+    reachable = [host for host in hosts if host not in returns]
+    kwarg = {"mods": name, "force": True, "test": bool(__opts__.get("test")), "pillar": RESET_PILLAR}
+    if reachable:
+        client = salt.client.ssh.client.SSHClient(mopts=copy.deepcopy(__opts__))
+        for answer in client.cmd_iter(reachable, "state.sls", tgt_type="list", kwarg=kwarg, ssh_timeout=timeout):
+            for host, data in answer.items():
+                value = data.get("return") if isinstance(data, dict) else None
+                returns[host] = value if isinstance(value, dict) else \
+                    preflight.answer_from_return(data, secrets).error or "no answer"
+    failed = []
+    for host in hosts:
+        states = returns.setdefault(host, "salt-ssh returned nothing")
+        if not isinstance(states, dict) or any(
+                isinstance(s, dict) and s.get("result") is False for s in states.values()):
+            failed.append(host)
+    changed = [host for host in hosts if host not in failed and any(
+        isinstance(s, dict) and (s.get("changes") or s.get("result") is None) for s in returns[host].values())]
+    ret["changes"] = {"ret": returns} if failed or changed else {}
+    if failed:
+        ret.update(result=False, comment=f"Run failed on minions: {', '.join(failed)}")
+    elif __opts__.get("test") and changed:
+        ret.update(result=None, comment=f"{name} would change {', '.join(changed)}")
+    else:
+        ret["comment"] = f"{name}: " + (f"Updating {', '.join(changed)}." if changed else
+                                       f"No changes made to {', '.join(hosts)}.")
     return ret

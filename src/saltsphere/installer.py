@@ -7,6 +7,7 @@ once the KubeSphere console really answers.  ``--dry-run`` runs the plan
 instead (:mod:`saltsphere.plan`): the same checks, nothing installed.
 """
 
+import argparse
 import contextlib
 import json
 import os
@@ -412,6 +413,10 @@ def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_probl
     ``dry_run(loaded, out=, err=)`` runs the plan (tests replace it).
     """
     out, err = out or sys.stdout, err or sys.stderr
+    if getattr(args, "uninstall", False):
+        from saltsphere import reset
+
+        return reset.reset(argparse.Namespace(inventory=args.inventory, yes=args.yes, purge=False), out=out, err=err)
     if args.multi_node and not args.inventory:
         print("error: --multi-node needs -i HOSTS_INI, the cluster's hosts.ini", file=err)
         return EXIT_INVALID
@@ -501,9 +506,13 @@ def register(sub):
     mode.add_argument("--multi-node", action="store_true", help="the hosts of HOSTS.ini")
     mode.add_argument("--all-in-one", action="store_true",
                       help="one host holding every role; without -i, this taskbox itself")
+    mode.add_argument("--uninstall", action="store_true",
+                      help="remove the cluster from the hosts of HOSTS.ini instead (saltsphere reset; asks first "
+                           "unless --yes)")
     parser.add_argument("-i", "--inventory", metavar="HOSTS_INI",
                         help="the cluster's hosts.ini (its vars.yml beside it)")
-    parser.add_argument("--yes", action="store_true", help="do not ask whether the storage is configured")
+    parser.add_argument("--yes", action="store_true",
+                        help="do not ask whether the storage is configured (with --uninstall: whether to reset)")
     parser.add_argument("--dry-run", action="store_true",
                         help="install nothing: say what the install would change (saltsphere plan)")
     parser.add_argument("--wait", type=int, default=DEFAULT_WAIT, metavar="SECONDS",

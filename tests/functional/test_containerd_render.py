@@ -101,11 +101,15 @@ def test_bad_parameters_stop_rendering_with_the_fix(loaders, pillar, message):
 
 
 def test_clean_mirrors_the_install(loaders):
-    assert set(_show(loaders, "containerd.clean")) == {
+    own = {sid for sid in _show(loaders, "containerd.clean") if sid.startswith("containerd-")}
+    assert own == {
+        "containerd-clean-cmd-run-tasks-killed",
         "containerd-clean-service-dead",
-        "containerd-clean-file-absent-crictl",
+        "containerd-clean-cmd-run-shims-killed",
         "containerd-clean-file-absent",
-        "containerd-clean-pkg-removed",
+        "containerd-clean-pkg-purged",
+        "containerd-clean-cmd-run-emptied-var-lib-containerd",
+        "containerd-clean-cmd-run-emptied-run-containerd",
     }
 
 

@@ -79,7 +79,9 @@ def test_the_manifest_is_private_never_diffed_and_applied_after_kubernetes(loade
 def test_clean_deletes_the_objects_before_the_manifest(loaders):
     ret = _show(loaders, "storage.clean")
     delete = _args(ret["storage-clean-cmd-run-kubectl-delete"])
-    assert "delete --ignore-not-found -f /etc/kubernetes/saltsphere/storage.yaml" in delete["name"]
+    assert "delete --ignore-not-found" in delete["name"]
+    assert delete["name"].endswith(" -f /etc/kubernetes/saltsphere/storage.yaml")
+    assert any("get --raw=/readyz" in check for check in delete["onlyif"]), "only through an API that answers"
     absent = _args(ret["storage-clean-file-absent-manifest"])
     assert absent["require"] == [{"cmd": "storage-clean-cmd-run-kubectl-delete"}]
 

@@ -8,6 +8,7 @@ changes nothing.
 
 import concurrent.futures
 import json
+import subprocess
 import time
 
 import pytest
@@ -118,3 +119,65 @@ def test_a_further_run_changes_nothing(hosts):
     assert code == 0, err[-2000:]
     assert changed(data) == []
     print(f"no-op highstate on 3 hosts: {time.monotonic() - started:.1f} s")
+
+
+# --- reset: the cluster off its hosts, then a fresh install on the same hosts ---
+
+RESET_TIMEOUT = 1500
+# Inside a host: its processes (its /proc), its network namespace, its files.
+LEFTOVERS = {
+    # comm is cut at 15 characters: "containerd-shim" stands for every shim.
+    "processes": "ps -e -o comm= | grep -xE 'kubelet|etcd|containerd|containerd-shim.*|kube-.*'",
+    "interfaces": "ip -o link show | awk -F': ' '{print $2}' | grep -E '^(kube|cni|cali|flannel)'",
+    "chains": "for save in iptables-nft-save iptables-legacy-save ip6tables-nft-save ip6tables-legacy-save; do "
+              "command -v $save >/dev/null && $save | grep -E '^:(KUBE-|CNI-)|-j (KUBE|CNI)-' | sed \"s/^/$save /\"; "
+              "done",
+    "files": "ls -d /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /etc/containerd /etc/etcd /var/lib/saltsphere "
+             "/usr/local/bin/kubelet 2>/dev/null; ls -A /var/lib/etcd /var/lib/containerd 2>/dev/null",
+}
+
+
+def _inside(hosts, host, command):
+    """``command`` in the host's mount and network namespaces, as root: (returncode, stdout, stderr)."""
+    pid = hostscan.host_init_pid(hosts.sandbox, host)
+    proc = subprocess.run(["nsenter", f"--target={pid}", "--mount", "--net", "--", "sh", "-c", command],
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_reset_leaves_nothing_of_the_cluster_on_any_host(hosts, capsys):
+    capsys.readouterr()
+    started = time.monotonic()
+    assert cli.main(["reset", "-i", str(hosts.hosts_ini), "--yes"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    print(f"reset of 3 hosts: {time.monotonic() - started:.1f} s")
+    assert out.count(" ok ") == 7 and "3 host(s) reset." in out, out
+    for host in hosts.hosts:
+        for what, command in LEFTOVERS.items():
+            _, found, err = _inside(hosts, host, command)
+            assert found.strip() == "", f"{host} still has {what}: {found} {err}"
+        _, systemd, _ = hosts.ssh(host, "systemctl list-units --all --no-legend 'kubelet*' 'etcd*' 'containerd*'")
+        assert systemd.strip() == "", f"{host} still has units: {systemd}"
+    assert (hosts.cluster_dir / ".saltsphere" / "pki").is_dir(), "the taskbox keeps its PKI without --purge"
+
+
+def test_a_second_reset_changes_nothing(hosts):
+    code, data, err = hosts.salt_run("state.orchestrate", "kubesphere.reset", timeout=RESET_TIMEOUT)
+    assert code == 0, err[-2000:]
+    steps = [step for returner in data["data"].values() for step in returner.values()]
+    assert len(steps) == 7 and all(step["result"] is True and step["changes"] == {} for step in steps), steps
+
+
+def test_a_fresh_install_after_the_reset_succeeds_and_its_rerun_changes_nothing(hosts, capsys):
+    hosts.prepare()
+    started = time.monotonic()
+    code, data, err = hosts.salt_ssh("*", "state.apply", timeout=APPLY_TIMEOUT)
+    assert code == 0 and failures(data) == {}, (failures(data), err[-2000:])
+    print(f"install after reset on 3 hosts: {time.monotonic() - started:.1f} s")
+    capsys.readouterr()
+    assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["kubernetes"]
+    assert report["nodes"] == {"master": "Ready", "node1": "Ready", "node2": "Ready"}
+    code, data, err = hosts.salt_ssh("*", "state.apply", timeout=APPLY_TIMEOUT)
+    assert code == 0, err[-2000:]
+    assert changed(data) == []

@@ -366,9 +366,10 @@ def test_without_a_readable_bundle_the_os_row_judges_the_release_alone(write_clu
 
 
 def _roles_with_family_parameters():
-    """Roles whose map.jinja reads parameters/os_family/<grain>.yaml: each needs one per family it runs on."""
-    return sorted(path.parent.name for path in (ROOT / "salt").glob("*/map.jinja")
-                  if "parameters/os_family/" in path.read_text())
+    """Roles whose map.jinja (or the parameters.jinja it imports) reads parameters/os_family/<grain>.yaml: each
+    needs one per family it runs on."""
+    return sorted({path.parent.name for name in ("map.jinja", "parameters.jinja")
+                   for path in (ROOT / "salt").glob(f"*/{name}") if "parameters/os_family/" in path.read_text()})
 
 
 def test_the_os_table_says_what_the_tree_holds():

@@ -151,3 +151,13 @@ def test_pki_runner_lists_every_certificate_and_no_key(write_cluster, opts, tmp_
     assert all(str(tmp_path) in path for path in listing)
     assert "PRIVATE KEY" not in repr(listing)
     assert runners["saltsphere_pki.list"]() == listing
+
+
+def test_ext_pillar_of_the_reset_holds_no_key_and_needs_no_prepare_step(write_cluster, pillars):
+    """The reset's clean states read parameters only: a taskbox without .saltsphere/ (purged) resets too."""
+    write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)
+    reset = {"saltsphere_orchestration": {"phase": "reset"}}
+    master = pillars["saltsphere"]("master", reset)
+    assert "_errors" not in master
+    assert set(master["saltsphere"]) == {"cluster", "config", "host"}
+    assert "_errors" in pillars["saltsphere"]("master", {}), "other phases still need the prepare step"

@@ -1,0 +1,145 @@
+"""``saltsphere reset`` (and ``./install.sh --uninstall``): the cluster off its hosts.
+
+Bad input stops before any host is contacted; then, once the operator said
+yes (or passed ``--yes``), each phase of ``salt-run state.orchestrate
+kubesphere.reset`` runs in order with one line of progress, on every host of
+hosts.ini.  A phase that fails on a host (one that cannot be reached, say)
+does not stop the others: every host that can be reset is, and the failures
+are named at the end.  The taskbox keeps ``.saltsphere/`` (the PKI, the
+secrets, etcd backups) unless ``--purge``, which removes it and
+``kubesphere/kubesphere_running`` once every host is reset.
+"""
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from saltsphere import cluster, clusterdir, installer
+from saltsphere.problems import InvalidInput
+
+# The order of orchestrate/kubesphere/reset.sls (a test keeps them equal).
+PHASES = ("ks", "storage", "kubernetes", "network", "containerd", "etcd", "os")
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+STATE_DIR = ".saltsphere"
+
+
+def run_phase(cluster_directory, phase, timeout=installer.PHASE_TIMEOUT):
+    """``salt-run state.orchestrate kubesphere.reset`` for one phase: ``(returncode, stdout, stderr)``."""
+    directory = Path(cluster_directory)
+    argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
+            "state.orchestrate", "kubesphere.reset", f'pillar={{"reset_phase": "{phase}"}}']
+    return installer.run_group(argv, directory, timeout)
+
+
+def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> list:
+    """Every phase in order, one line each, going on past failures: ``[(phase, PhaseResult)]`` of those that failed."""
+    out = out or sys.stdout
+    failures = []
+    for index, phase in enumerate(PHASES, 1):
+        started = clock()
+        result = installer.outcome(*runner(cluster_directory, phase), hosts=hosts)
+        print(installer.progress_line(index, len(PHASES), phase, result, clock() - started), file=out, flush=True)
+        if not result.ok:
+            failures.append((phase, result))
+    return failures
+
+
+def purge(cluster_directory) -> list:
+    """Remove the taskbox's state of the cluster beside hosts.ini; the paths removed."""
+    from saltsphere.artifacts import serve
+
+    directory = Path(cluster_directory)
+    removed = []
+    state_dir = directory / STATE_DIR
+    if state_dir.is_dir():
+        # The bundle server a `salt-run saltsphere.prepare` left serving.
+        serve.stop(state_dir)
+        shutil.rmtree(state_dir)
+        removed.append(state_dir)
+    running = directory / installer.RUNNING_FILE
+    if running.exists():
+        running.unlink()
+        removed.append(running)
+        try:
+            running.parent.rmdir()
+        except OSError:
+            pass  # other files of the operator's live there
+    return removed
+
+
+def confirm(loaded, ask, interactive, out, err) -> bool:
+    hosts = ", ".join(loaded.hosts)
+    if not interactive:
+        print(f"error: the reset removes Kubernetes, KubeSphere, etcd's data and containerd's images from "
+              f"{hosts}, and there is no terminal to ask on; pass --yes to reset them", file=err)
+        return False
+    print(f"This removes Kubernetes, KubeSphere, every container image and etcd's data (the cluster's whole "
+          f"state) from {len(loaded.hosts)} host(s) of {loaded.hosts_ini}: {hosts}.", file=out)
+    try:
+        answer = ask("Reset them? (yes/no): ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer in ("yes", "y"):
+        return True
+    print("Nothing was changed.", file=out)
+    return False
+
+
+def reset(args, *, runner=run_phase, ask=input, interactive=None, clock=time.monotonic, out=None, err=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    from saltsphere.cli import default_inventory
+
+    hosts_ini = args.inventory or default_inventory()
+    try:
+        loaded = cluster.load(hosts_ini)
+    except InvalidInput as exc:
+        for problem in exc.problems.warnings:
+            print(f"warning: {problem}", file=err)
+        print(exc.render(), file=err)
+        return EXIT_INVALID
+    for problem in loaded.warnings:
+        print(f"warning: {problem}", file=err)
+    if not args.yes:
+        if interactive is None:
+            interactive = sys.stdin is not None and sys.stdin.isatty()
+        if not confirm(loaded, ask, interactive, out, err):
+            return EXIT_INVALID if not interactive else EXIT_OK
+
+    directory = loaded.directory
+    clusterdir.init(directory, hosts_ini)
+    failures = run_phases(directory, list(loaded.hosts), runner, out, clock)
+    if failures:
+        for phase, result in failures:
+            where = f" on {', '.join(result.failed)}" if result.failed else ""
+            print(f"phase {phase} failed{where}:\n  {result.comment}", file=out)
+        kept = f" {Path(directory) / STATE_DIR} was kept: --purge removes it once every host is reset." \
+            if args.purge else ""
+        print("Every other host was reset. Fix the cause (or take the host out of hosts.ini) and run the same "
+              f"command again: every phase converges.{kept}", file=out)
+        return EXIT_FAILED
+    print(f"{len(loaded.hosts)} host(s) reset.", file=out)
+    if args.purge:
+        for path in purge(directory):
+            print(f"removed {path}", file=out)
+    else:
+        print(f"The taskbox keeps {Path(directory) / STATE_DIR} (certificates, secrets, etcd backups); "
+              "--purge removes it.", file=out)
+    return EXIT_OK
+
+
+def add_arguments(parser):
+    parser.add_argument("--yes", action="store_true", help="do not ask first")
+    parser.add_argument("--purge", action="store_true",
+                        help="also remove the taskbox's .saltsphere/ (certificates, secrets, backups) and "
+                             "kubesphere/kubesphere_running beside hosts.ini, once every host is reset")
+
+
+def register(sub):
+    parser = sub.add_parser("reset", help="remove Kubernetes, KubeSphere and their data from every host of "
+                                          "hosts.ini (asks first)")
+    parser.add_argument("-i", "--inventory", metavar="HOSTS_INI",
+                        help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current "
+                             "directory)")
+    add_arguments(parser)
+    parser.set_defaults(func=reset)
