@@ -20,7 +20,7 @@ import logging
 import salt.roster
 
 try:
-    from saltsphere import calico, cluster, kube, kubesphere, pki, storage
+    from saltsphere import calico, cluster, etcdrestore, kube, kubesphere, pki, storage
     from saltsphere.errors import ActionableError
 
     HAS_SALTSPHERE = True
@@ -55,10 +55,13 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     """
     hosts_ini = salt.roster.get_roster_file(__opts__)
     loaded = cluster.load_cached(hosts_ini, __opts__.get("saltsphere_vars"))
-    phase = (pillar.get("saltsphere_orchestration") or {}).get("phase")
+    orchestration = pillar.get("saltsphere_orchestration") or {}
+    phase = orchestration.get("phase")
     data = loaded.pillar(minion_id)
     spec = loaded.hosts.get(minion_id)
-    if spec is None:
+    # The reset's clean states read parameters only: no key, no manifest, and
+    # nothing the prepare step must have made (a purged taskbox resets too).
+    if spec is None or phase == "reset":
         return data
     own = data["saltsphere"]
     try:
@@ -76,6 +79,9 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
         own.update(calico.host_pillar(loaded, spec, bundle))
         own.update(storage.host_pillar(loaded, spec))
         own.update(kubesphere.host_pillar(loaded, spec))
+        if phase == "etcd_restore":
+            # The snapshot (every Secret of the cluster): etcd members, in the restore step only.
+            own.update(etcdrestore.host_pillar(loaded, spec, orchestration))
     except ActionableError as exc:
         return {**data, "_errors": [f"saltsphere: {exc}"]}
     _withhold(own, phase)

@@ -109,6 +109,11 @@ saltsphere:
     # stay below 365 (0: only expired ones count).
     certs_warn_days: 30
 
+    # --- etcd backups (saltsphere etcd backup) ----------------------------
+    # Snapshots kept in .saltsphere/backups on the taskbox; the oldest beyond
+    # this many are removed after each new one (at least 1).
+    etcd_backup_keep: 10
+
     # --- storage: exactly one enabled class must be the default ----------
     # Local volume provisioner (all-in-one only)
     local_volume_provisioner_enabled: false

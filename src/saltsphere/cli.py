@@ -4,7 +4,8 @@
 ``init`` makes a cluster directory, ``install`` runs the whole install phase
 by phase (the seed's install.sh), ``plan`` says what it would change without
 changing anything, ``status`` asks the cluster's services, ``certs check``
-lists every certificate with its expiry,
+lists every certificate with its expiry, ``etcd backup``/``restore`` keep
+and bring back snapshots of etcd, ``reset`` removes the cluster from its hosts,
 ``sandbox`` manages the local test hosts, ``artifact`` builds and verifies
 offline bundles.
 """
@@ -161,6 +162,25 @@ def cmd_certs_check(args) -> int:
     return certs.run(loaded, as_json=args.json)
 
 
+def cmd_etcd_backup(args) -> int:
+    """A snapshot of etcd onto this taskbox; the hosts are asked only once the inputs are valid."""
+    from saltsphere import etcdbackup
+
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    etcdbackup.backup(loaded)
+    return 0
+
+
+def cmd_etcd_restore(args) -> int:
+    """The cluster's etcd back to a snapshot; the snapshot is checked before anything is asked or touched."""
+    from saltsphere import etcdrestore
+
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    return etcdrestore.run(loaded, args.snapshot, assume_yes=args.yes)
+
+
 def cmd_paths(args) -> int:
     root = paths.project_root()
     print(f"file_roots:   {root / 'salt'}")
@@ -214,14 +234,29 @@ def build_parser() -> argparse.ArgumentParser:
     certs_check.add_argument("--json", action="store_true", help="print JSON")
     certs_check.set_defaults(func=cmd_certs_check)
 
+    etcd_parser = sub.add_parser("etcd", help="snapshots of the cluster's etcd: backup onto this taskbox, restore")
+    etcd_sub = etcd_parser.add_subparsers(dest="etcd_command", metavar="COMMAND")
+    etcd_sub.required = True
+    etcd_backup = etcd_sub.add_parser("backup", help="a snapshot from a healthy member into .saltsphere/backups "
+                                                     "(0600, with its sha256), keeping the last etcd_backup_keep")
+    _inventory_args(etcd_backup)
+    etcd_backup.set_defaults(func=cmd_etcd_backup)
+    etcd_restore = etcd_sub.add_parser("restore", help="disaster recovery: stop the API servers, restore SNAPSHOT "
+                                                       "on every member, start etcd and the API servers again")
+    etcd_restore.add_argument("snapshot", metavar="SNAPSHOT", help="a .db file that `saltsphere etcd backup` took")
+    _inventory_args(etcd_restore)
+    etcd_restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    etcd_restore.set_defaults(func=cmd_etcd_restore)
+
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
     where.set_defaults(func=cmd_paths)
 
-    from saltsphere import installer, plan, sandbox
+    from saltsphere import installer, plan, reset, sandbox
     from saltsphere.artifacts import cli as artifact_cli
 
     installer.register(sub)
     plan.register(sub)
+    reset.register(sub)
     sandbox.register(sub)
     artifact_cli.register(sub)
     return parser

@@ -308,6 +308,10 @@ def _check_choices(conf, problems):
         problems.error(path, f"{key} {conf[key]} is outside 0..{CERT_YEAR - 1}",
                        f"use e.g. 30; kubeadm's certificates last {CERT_YEAR} days, so {CERT_YEAR} or more would "
                        "count each of them due the day it is made", line=conf.line(key), key=key)
+    key = "etcd_backup_keep"
+    if conf[key] < 1:
+        problems.error(path, f"{key} {conf[key]} keeps no snapshot", "keep at least 1, e.g. 10",
+                       line=conf.line(key), key=key)
     _check_kube_proxy(conf, problems)
     key = "kubeadm_ignore_preflight_errors"
     problem = kubeadm.validate_preflight_errors(conf[key])
