@@ -445,16 +445,24 @@ def _all_in_one_inventory(args, scratch, out) -> str:
     return str(directory / "hosts.ini")
 
 
-def _install(args, hosts_ini, *, runner, ask, probe, clock, sleep, out, err, dry_run) -> int:
+def load_reporting(hosts_ini, err):
+    """The validated cluster of ``hosts_ini``, its warnings printed; None once its problems are printed."""
     try:
         loaded = cluster.load(hosts_ini)
     except InvalidInput as exc:
         for problem in exc.problems.warnings:
             print(f"warning: {problem}", file=err)
         print(exc.render(), file=err)
-        return EXIT_INVALID
+        return None
     for problem in loaded.warnings:
         print(f"warning: {problem}", file=err)
+    return loaded
+
+
+def _install(args, hosts_ini, *, runner, ask, probe, clock, sleep, out, err, dry_run) -> int:
+    loaded = load_reporting(hosts_ini, err)
+    if loaded is None:
+        return EXIT_INVALID
     config = loaded.config.values
     problem = all_in_one_problem(loaded) if args.all_in_one else None
     try:

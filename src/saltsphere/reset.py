@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from saltsphere import cluster, clusterdir, installer
-from saltsphere.problems import InvalidInput
+from saltsphere import clusterdir, installer
 
 # The order of orchestrate/kubesphere/reset.sls (a test keeps them equal).
 PHASES = ("ks", "storage", "kubernetes", "network", "containerd", "etcd", "os")
@@ -91,15 +90,9 @@ def reset(args, *, runner=run_phase, ask=input, interactive=None, clock=time.mon
     from saltsphere.cli import default_inventory
 
     hosts_ini = args.inventory or default_inventory()
-    try:
-        loaded = cluster.load(hosts_ini)
-    except InvalidInput as exc:
-        for problem in exc.problems.warnings:
-            print(f"warning: {problem}", file=err)
-        print(exc.render(), file=err)
+    loaded = installer.load_reporting(hosts_ini, err)
+    if loaded is None:
         return EXIT_INVALID
-    for problem in loaded.warnings:
-        print(f"warning: {problem}", file=err)
     if not args.yes:
         if interactive is None:
             interactive = sys.stdin is not None and sys.stdin.isatty()
