@@ -132,8 +132,10 @@ LEFTOVERS = {
     "chains": "for save in iptables-nft-save iptables-legacy-save ip6tables-nft-save ip6tables-legacy-save; do "
               "command -v $save >/dev/null && $save | grep -E '^:(KUBE-|CNI-)|-j (KUBE|CNI)-' | sed \"s/^/$save /\"; "
               "done",
+    # /var/lib/containerd may stay as an empty directory (the sandbox mounts it); nothing in it may.
     "files": "ls -d /etc/kubernetes /var/lib/kubelet /etc/cni/net.d /etc/containerd /etc/etcd /var/lib/saltsphere "
-             "/usr/local/bin/kubelet 2>/dev/null; ls -A /var/lib/etcd /var/lib/containerd 2>/dev/null",
+             "/usr/local/bin/kubelet 2>/dev/null; for dir in /var/lib/etcd /var/lib/containerd; do "
+             "ls -A $dir 2>/dev/null | sed \"s|^|$dir/|\"; done",
 }
 
 
