@@ -107,7 +107,11 @@ def minion_opts(salt_factories, minion_id, cluster_dir):
 
 
 def _loaders(salt_factories, minion_id, cluster_dir):
-    opts = minion_opts(salt_factories, minion_id, cluster_dir)
+    yield from loaders_of(minion_opts(salt_factories, minion_id, cluster_dir))
+
+
+def loaders_of(opts):
+    """Salt's real loaders for ``opts``, their state and cache removed afterwards (a fixture's body)."""
     loaders = Loaders(opts)
     try:
         yield loaders

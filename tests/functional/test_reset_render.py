@@ -5,15 +5,12 @@ pillar: the clean states must render from the roles' parameters alone.  They
 must never be part of the highstate.
 """
 
-import shutil
-from pathlib import Path
 
 import pytest
-from saltfactories.utils.functional import Loaders
 
 from saltsphere import reset
 
-from conftest import ROOT
+from conftest import ROOT, loaders_of
 
 CLEAN = ["ks.clean", "storage.clean", "kubernetes.clean", "network.clean", "containerd.clean", "etcd.clean",
          "os.clean"]
@@ -32,13 +29,7 @@ def bare(salt_factories, tmp_path_factory):
         "extension_modules": str(ROOT / "extension_modules"),
         "ext_pillar": [],
     })
-    opts = factory.config.copy()
-    loaders = Loaders(opts)
-    try:
-        yield loaders
-    finally:
-        loaders.reset_state()
-        shutil.rmtree(opts["cachedir"], ignore_errors=True)
+    yield from loaders_of(factory.config.copy())
 
 
 def _render(loaders, sls, pillar=None):
