@@ -495,3 +495,36 @@ def test_an_overlay_outside_the_bundle_or_relative_is_refused(bundle, state_dir,
 
 def test_the_route_source_towards_loopback_is_loopback():
     assert serve.source_address_for("127.0.0.1") == "127.0.0.1"
+
+
+def test_a_port_released_while_it_is_looked_at_is_waited_for(bundle, state_dir, monkeypatch):
+    # An earlier server that is exiting holds its socket a moment after no process names it any more.
+    port = _free_port()
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    other.bind(("127.0.0.1", port))
+    other.listen()
+    monkeypatch.setattr(procs, "port_holder", lambda address, port: (None, "another program"))
+    closer = threading.Timer(0.5, other.close)
+    closer.start()
+    try:
+        rec = serve.start(bundle, port, ["127.0.0.1"], state_dir)
+    finally:
+        closer.join()
+        other.close()
+    try:
+        assert rec["port"] == port and serve.running(state_dir) == rec
+    finally:
+        serve.stop(state_dir)
+
+
+def test_a_port_no_process_gives_back_is_called_taken(bundle, state_dir, monkeypatch):
+    port = _free_port()
+    monkeypatch.setattr(serve, "STOP_TIMEOUT", 0.3)
+    monkeypatch.setattr(procs, "port_holder", lambda address, port: (None, "another program"))
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        with pytest.raises(ArtifactError, match=f"port {port} on 127.0.0.1 is taken by another program"):
+            serve.start(bundle, port, ["127.0.0.1"], state_dir)
+    assert serve.record(state_dir) is None

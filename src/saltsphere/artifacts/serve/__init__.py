@@ -257,8 +257,15 @@ def _kill(pid, started):
 
 
 def _check_free(address, port, state_dir):
-    """Raise, naming the program, when ``port`` is taken on ``address`` by anything but this cluster's server."""
-    for _ in range(2):
+    """Raise, naming the program, when ``port`` is taken on ``address`` by anything but this cluster's server.
+
+    A listener that no process holds any more is a program in the middle of
+    exiting (an earlier server of this cluster whose owner just ended, say):
+    it is waited for, up to STOP_TIMEOUT, before the port is called taken.
+    """
+    deadline = time.monotonic() + STOP_TIMEOUT
+    holder = "another program"
+    while True:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             # As the server will: a connection of an earlier server in TIME_WAIT does not take the port.
@@ -273,13 +280,20 @@ def _check_free(address, port, state_dir):
                                 f"({error.strerror}); is {address} an address of this taskbox? "
                                 "If the port is the problem, set artifact_port in vars.yml to a free port")
         pid, holder = procs.port_holder(address, port)
-        if pid is None or not _ours(pid, state_dir):
-            raise ArtifactError(f"port {port} on {address} is taken by {holder}; set artifact_port in vars.yml "
-                                "to a free port (or stop that program)")
-        # A server of this cluster whose record was lost (its starter was killed): stop it and look again.
-        _kill(pid, procs.start_time(pid))
-    raise ArtifactError(f"port {port} on {address} is still taken by this cluster's earlier bundle server; "
-                        f"stop it (see {Path(state_dir) / state.LOG_FILE}) or set artifact_port in vars.yml")
+        if pid is not None and not _ours(pid, state_dir):
+            break
+        if time.monotonic() >= deadline:
+            if pid is None:
+                break
+            raise ArtifactError(f"port {port} on {address} is still taken by this cluster's earlier bundle server; "
+                                f"stop it (see {Path(state_dir) / state.LOG_FILE}) or set artifact_port in vars.yml")
+        if pid is not None:
+            # A server of this cluster whose record was lost (its starter was killed): stop it and look again.
+            _kill(pid, procs.start_time(pid))
+        else:
+            time.sleep(0.1)
+    raise ArtifactError(f"port {port} on {address} is taken by {holder}; set artifact_port in vars.yml "
+                        "to a free port (or stop that program)")
 
 
 def _log(state_dir):
