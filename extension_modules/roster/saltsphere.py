@@ -13,6 +13,9 @@ listed.
     roster_file: /srv/cluster/hosts.ini
 """
 
+import os
+import stat
+
 import salt.client.ssh
 import salt.exceptions
 import salt.roster
@@ -53,7 +56,7 @@ def _read_roster_file_through_this_module():
         roster_file = salt.roster.get_roster_file(self.opts)
         parsed = self._SSH__parsed_rosters
         if roster_file not in parsed:
-            parsed[roster_file] = load_cluster(self.opts).roster()
+            parsed[roster_file] = load_cluster(self.opts).roster(multiplex_dir(self.opts))
         return roster_file
 
     _get_roster.saltsphere = True
@@ -69,9 +72,23 @@ def load_cluster(opts):
         raise salt.exceptions.SaltClientError(exc.render()) from None
 
 
+def multiplex_dir(opts):
+    """The directory of the shared SSH connections' sockets (0700, in Salt's cache); None when unusable."""
+    path = os.path.join(opts["cachedir"], "ssh-mux")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        found = os.lstat(path)
+    except OSError:
+        return None
+    # Anyone else who could write there could put a socket of theirs in the way.
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid() or found.st_mode & 0o077:
+        return None
+    return path
+
+
 def targets(tgt, tgt_type="glob", **kwargs):
     """
     Return the hosts of the inventory that match ``tgt``.
     """
-    entries = load_cluster(__opts__).roster()
+    entries = load_cluster(__opts__).roster(multiplex_dir(__opts__))
     return __utils__["roster_matcher.targets"](entries, tgt, tgt_type, "ipv4")

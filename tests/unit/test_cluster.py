@@ -227,3 +227,29 @@ def test_load_cached_raises_for_a_bad_cluster_every_time(write_cluster):
     for _ in range(2):
         with pytest.raises(cluster.InvalidInput):
             cluster.load_cached(path)
+
+
+def test_multiplexed_roster_shares_one_connection_per_host(loaded, tmp_path):
+    mux = str(tmp_path / "mux")
+    roster = loaded.roster(mux)
+
+    paths = set()
+    for name, entry in roster.items():
+        options = dict(option.split("=", 1) for option in entry["ssh_options"])
+        assert options["ControlMaster"] == "auto" and options["ControlPersist"] == "60s", name
+        assert os.path.dirname(options["ControlPath"]) == mux
+        paths.add(options["ControlPath"])
+        assert {key: value for key, value in entry.items() if key != "ssh_options"} == loaded.roster()[name]
+    assert len(paths) == len(roster)
+
+
+def test_own_control_options_or_a_long_socket_path_mean_no_multiplexing(write_cluster, tmp_path):
+    text = SEED_HOSTS_INI.replace("ansible_ssh_pass=PASSWORD",
+                                  "ansible_ssh_pass=PASSWORD ansible_ssh_common_args='-o ControlPath=none'")
+    loaded = cluster.load(write_cluster(text, SEED_VARS_YML))
+
+    roster = loaded.roster(str(tmp_path / "mux"))
+    assert roster["node1"]["ssh_options"] == ["ControlPath=none"]
+    assert "ControlMaster=auto" in roster["master"]["ssh_options"]
+    long_path = loaded.roster("/" + "d" * 90)
+    assert long_path["node1"]["ssh_options"] == ["ControlPath=none"] and "ssh_options" not in long_path["master"]

@@ -1,5 +1,8 @@
 """The roster and ext_pillar modules, loaded by Salt's own loader from the repository's Salt configuration."""
 
+import os
+import stat
+
 import pytest
 import salt.config
 import salt.exceptions
@@ -38,12 +41,15 @@ def test_repository_config_selects_the_module(opts):
     assert opts["extension_modules"] == str(ROOT / "extension_modules")
 
 
-def test_targets_all_returns_the_roster_entries(write_cluster, rosters):
+def test_targets_all_returns_the_roster_entries(write_cluster, rosters, opts):
     path = write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)
 
     targets = rosters["saltsphere.targets"]("*")
 
-    assert targets == cluster.load(path).roster()
+    mux = os.path.join(opts["cachedir"], "ssh-mux")
+    assert targets == cluster.load(path).roster(mux)
+    assert stat.S_IMODE(os.stat(mux).st_mode) == 0o700
+    assert all(f"ControlPath={mux}/" in " ".join(entry["ssh_options"]) for entry in targets.values())
     assert sorted(targets) == ["master", "node1", "node2"]
     assert targets["master"]["host"] == "127.0.0.1"
     assert targets["node1"]["host"] == "192.168.0.2" and targets["node1"]["passwd"] == "PASSWORD"
@@ -161,3 +167,14 @@ def test_ext_pillar_of_the_reset_holds_no_key_and_needs_no_prepare_step(write_cl
     assert "_errors" not in master
     assert set(master["saltsphere"]) == {"cluster", "config", "host"}
     assert "_errors" in pillars["saltsphere"]("master", {}), "other phases still need the prepare step"
+
+
+def test_a_multiplex_directory_others_can_write_is_not_used(write_cluster, rosters, opts):
+    write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)
+    mux = os.path.join(opts["cachedir"], "ssh-mux")
+    os.makedirs(mux)
+    os.chmod(mux, 0o777)
+
+    targets = rosters["saltsphere.targets"]("*")
+
+    assert not any("ssh_options" in entry for entry in targets.values())
