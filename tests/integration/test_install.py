@@ -5,11 +5,12 @@ reachable), so the install must converge every phase, apply the storage
 classes and the KubeSphere installer, and then end with exit code 3 naming the
 missing images — never the banner.
 
-Then the trust checks: a tampered package stops the install before anything
+A second install changes nothing, and neither does its dry run.  Then the trust checks: a tampered package stops the install before anything
 is installed; afterwards no host holds a secret outside the files the cluster
 needs, the hosts' own apt knows nothing of the bundle, the bundle server is
 gone, the bootstrap token is deleted, KubeSphere holds its password as a hash,
-and a taskbox that lost its PKI refuses to make a new CA.
+and a taskbox that lost its PKI refuses to make a new CA.  Last, one setting
+changes and the plan names exactly the states that the install after it changes.
 """
 
 import hashlib
@@ -27,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import hostscan
+import planning
 from saltsphere import cli, paths
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts import serve
@@ -38,10 +40,10 @@ INSTALL_TIMEOUT = 3000
 PHASES = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "storage", "ks")
 
 
-def install_sh(hosts):
+def install_sh(hosts, *args):
     started = time.monotonic()
     proc = subprocess.run(
-        [str(paths.project_root() / "install.sh"), "--multi-node", "-i", str(hosts.hosts_ini), "--yes"],
+        [str(paths.project_root() / "install.sh"), "--multi-node", "-i", str(hosts.hosts_ini), *(args or ["--yes"])],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=INSTALL_TIMEOUT,
     )
     return proc, time.monotonic() - started
@@ -153,9 +155,9 @@ def test_a_second_install_changes_nothing(installed):
     proc, seconds = install_sh(hosts)
     print(f"second ./install.sh: {seconds:.1f} s")
     assert proc.returncode == 3, proc.stdout[-2000:]
-    code, data, err = orchestrate(hosts, "kubesphere")
-    assert code == 0, err[-2000:]
-    assert changed_states(data) == []
+    lines = [line for line in proc.stdout.splitlines() if re.match(r"^\[\d+/\d+\] ", line)]
+    assert [line.split()[1] for line in lines] == list(PHASES), proc.stdout
+    assert all(" 0 failed, 0 changed " in line for line in lines), proc.stdout
 
 
 # --- what the install leaves behind -------------------------------------------------------------------------
@@ -320,3 +322,55 @@ def test_a_taskbox_that_lost_its_pki_refuses_a_new_ca_and_imports_the_hosts_one(
     assert changed_states(data) == []
     assert _ca_fingerprints(hosts) == before
     assert cli.main(["status", "-i", str(hosts.hosts_ini), "--json"]) == 0
+
+
+# --- the plan of the installed cluster (tests/integration/test_plan.py: before the install) ----------------------
+
+# One setting of vars.yml, seen by one state file and its apply on the first master only.
+CHANGED_SETTING = "ks_console_nodeport: 32131"
+
+
+def _taskbox_state(hosts):
+    """The hash of every file of the cluster's .saltsphere/ but gpg's own home and the bundle server's run files."""
+    state = hosts.cluster_dir / ".saltsphere"
+    return {str(path.relative_to(state)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(state.rglob("*")) if path.is_file() and "gnupg" not in path.parts
+            and not path.name.startswith("bundle-server")}
+
+
+def test_a_dry_run_of_the_installed_cluster_predicts_no_change(installed):
+    hosts, _ = installed
+    before = _taskbox_state(hosts)
+    proc, seconds = install_sh(hosts, "--dry-run")
+    print(f"./install.sh --dry-run of the installed cluster: {seconds:.1f} s")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    heads = [line.split()[1] for line in proc.stdout.splitlines() if re.match(r"^\[\d+/8\] ", line)]
+    assert heads == list(PHASES), proc.stdout
+    assert "Nothing would change on any host." in proc.stdout
+    assert "On the taskbox the install's prepare step has nothing to make." in proc.stdout
+    assert "No state would fail." in proc.stdout
+    assert _taskbox_state(hosts) == before
+
+
+@pytest.fixture(scope="module")
+def one_setting_changed(installed):
+    hosts, _ = installed
+    vars_yml = hosts.cluster_dir / "vars.yml"
+    vars_yml.write_text(vars_yml.read_text() + f"\n{CHANGED_SETTING}\n")
+    code, report, out, err, seconds = planning.run_plan(hosts)
+    print(f"saltsphere plan after one setting changed: {seconds:.1f} s, exit {code}")
+    assert code == 0 and report is not None, err[-3000:]
+    ok, changed = planning.install_phases(hosts)
+    return report, ok, changed
+
+
+def test_the_plan_names_exactly_what_the_install_then_changes(one_setting_changed):
+    report, ok, changed = one_setting_changed
+    assert planning.failures(report) == []
+    predicted = planning.predicted(report)
+    assert predicted == {("ks", "master", "ks-file-managed-manifest"),
+                         ("ks", "master", "ks-saltsphere-manifest-applied-manifest")}, predicted
+    assert report["changing"] == {"master": ["ks"]}
+    assert report["taskbox"] == {"would_make": [], "throwaway_copy": False}
+    assert ok is True, "every phase converges (the console is not waited for here)"
+    assert changed == predicted

@@ -25,9 +25,9 @@ def _host(*states):
     return dict(states)
 
 
-def _step(sid, result, comment, ret=None, run_num=0):
+def _step(sid, result, comment, ret=None, run_num=0, changes=None):
     step = {"name": sid, "__id__": sid, "result": result, "comment": comment, "__run_num__": run_num,
-            "duration": 20123.4, "start_time": "21:40:00.000001", "changes": {}}
+            "duration": 20123.4, "start_time": "21:40:00.000001", "changes": changes or {}}
     if ret:
         step["changes"] = {"out": "highstate", "ret": ret}
     return f"salt_|-{sid}_|-{sid}_|-state", step
@@ -83,7 +83,7 @@ HOSTS = ("master", "node1", "node2")
 
 def test_a_successful_phase_counts_every_host():
     result = installer.phase_result(OS_OK)
-    assert result == installer.PhaseResult(ok=True, done=("node1", "master", "node2"), failed=(), comment="")
+    assert result == installer.PhaseResult(ok=True, done=("node1", "master", "node2"), failed=(), comment="", changed=1)
 
 
 def test_a_failed_phase_names_its_host_and_the_first_real_failure():
@@ -151,9 +151,19 @@ def test_a_nonzero_exit_with_a_clean_return_is_a_failure():
 def test_progress_lines():
     ok = installer.PhaseResult(ok=True, done=HOSTS)
     failed = installer.PhaseResult(ok=False, done=("master", "node1"), failed=("node2",), comment="x")
-    assert installer.progress_line(2, 8, "os", ok, 41.6) == "[2/8] os          ok      3 hosts done, 0 failed   42 s"
+    assert installer.progress_line(2, 8, "os", ok, 41.6) == (
+        "[2/8] os          ok      3 hosts done, 0 failed, 0 changed   42 s")
     assert installer.progress_line(5, 8, "kubernetes", failed, 301.2) == (
-        "[5/8] kubernetes  FAILED  2 hosts done, 1 failed   301 s")
+        "[5/8] kubernetes  FAILED  2 hosts done, 1 failed, 0 changed   301 s")
+
+
+def test_the_states_that_changed_something_are_counted():
+    assert installer.phase_result(OS_OK).changed == 1
+    # node1 joined; node2's states changed nothing.
+    assert installer.phase_result(KUBERNETES_FAILED).changed == 1
+    taskbox_step = _orchestrate(_step("kubesphere-prepare-saltsphere-cluster-prepared", True, "made 3 files",
+                                      changes={"made": ["a", "b", "c"]}))
+    assert installer.phase_result(taskbox_step).changed == 1
 
 
 def test_failure_message_names_hosts_and_cause():
@@ -197,8 +207,8 @@ def test_phases_run_in_order_one_line_each(tmp_path, capsys):
     assert installer.run_phases(tmp_path, HOSTS, runner, clock=clock) is True
     assert [c.args[1] for c in runner.call_args_list] == list(installer.PHASES)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "[1/8] preflight   ok      3 hosts done, 0 failed   10 s"
-    assert lines[-1] == "[8/8] ks          ok      3 hosts done, 0 failed   10 s"
+    assert lines[0] == "[1/8] preflight   ok      3 hosts done, 0 failed, 0 changed   10 s"
+    assert lines[-1] == "[8/8] ks          ok      3 hosts done, 0 failed, 1 changed   10 s"
     assert len(lines) == 8
 
 

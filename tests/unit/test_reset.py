@@ -57,7 +57,7 @@ def test_yes_runs_every_phase_in_order_with_a_line_each(cluster_dir, capsys):
     out = capsys.readouterr().out
     assert code == reset.EXIT_OK
     assert [call.args[1] for call in runner.call_args_list] == list(reset.PHASES)
-    assert "[1/7] ks          ok      3 hosts done, 0 failed" in out
+    assert "[1/7] ks          ok      3 hosts done, 0 failed, " in out
     assert "[7/7] os" in out
     assert (cluster_dir.parent / ".saltsphere" / "pki" / "ca.key").exists(), "the PKI stays without --purge"
     assert (cluster_dir.parent / "kubesphere" / "kubesphere_running").exists()
@@ -122,7 +122,7 @@ def test_a_host_that_fails_is_named_the_others_go_on_and_nothing_is_purged(clust
     out = capsys.readouterr().out
     assert code == reset.EXIT_FAILED
     assert runner.call_count == len(reset.PHASES), "a failed phase does not stop the reset of the other hosts"
-    assert "[3/7] kubernetes  FAILED  2 hosts done, 1 failed" in out
+    assert "[3/7] kubernetes  FAILED  2 hosts done, 1 failed, " in out
     assert "phase kubernetes failed on node2:" in out and "kubeadm reset failed" in out
     assert (cluster_dir.parent / ".saltsphere" / "pki" / "ca.key").exists(), "--purge waits for every host"
 
