@@ -251,10 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")
     where.set_defaults(func=cmd_paths)
 
-    from saltsphere import installer, plan, reset, sandbox
+    from saltsphere import installer, nodes, plan, reset, sandbox
     from saltsphere.artifacts import cli as artifact_cli
 
     installer.register(sub)
+    nodes.register(sub)
     plan.register(sub)
     reset.register(sub)
     sandbox.register(sub)

@@ -1,0 +1,162 @@
+"""``saltsphere node list``: the hosts of hosts.ini against the members of the running cluster.
+
+The cluster is asked from the taskbox, as ``saltsphere status`` asks it: the
+Kubernetes API of the first master that answers (its Node objects) and the
+first etcd host that answers (its member list), with the operators' client
+certificates.  No host is changed and no salt-ssh call is made, so a host that
+is down is still listed with what the cluster knows of it.
+
+Each host of hosts.ini is a ``member`` (a Node where its roles want one, an
+etcd member where they want one), ``not yet added`` (neither), or ``partly
+added`` (one of the two missing).  A Node or an etcd member whose name is no
+host of hosts.ini is listed as ``not in hosts.ini``.
+"""
+
+import http.client
+import json
+import ssl
+import sys
+
+from saltsphere import pki, status
+from saltsphere.errors import ActionableError
+from saltsphere.inventory import ETCD, MASTER, NODE
+
+MEMBER = "member"
+NOT_ADDED = "not yet added"
+PARTLY = "partly added"
+UNKNOWN = "not in hosts.ini"
+_ROLE_LABEL = "node-role.kubernetes.io/"
+
+
+def kubernetes_nodes(cluster) -> dict:
+    """``{name: {"ready": bool, "ip": str, "roles": [...]}}`` from the first master whose API answers."""
+    masters = cluster.role_members(MASTER)
+    port = cluster.config.values["kube_apiserver_port"]
+    context = status._api_context(cluster)
+    errors = []
+    for master in masters:
+        try:
+            items = status._api_get(master.ip, port, context, "/api/v1/nodes").get("items", [])
+        except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+            errors.append(f"{master.name} ({master.ip}:{port}): {exc}")
+            continue
+        found = {}
+        for item in items:
+            conditions = item.get("status", {}).get("conditions", [])
+            addresses = item.get("status", {}).get("addresses", [])
+            labels = item.get("metadata", {}).get("labels", {})
+            found[item["metadata"]["name"]] = {
+                "ready": any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
+                "ip": next((a["address"] for a in addresses if a.get("type") == "InternalIP"), None),
+                "roles": sorted(key[len(_ROLE_LABEL):] for key in labels if key.startswith(_ROLE_LABEL)),
+            }
+        return found
+    raise ActionableError("no Kubernetes API server of [kube-master] answered: " + "; ".join(errors) +
+                          ". Check the masters with `saltsphere status`; is the cluster installed?")
+
+
+def etcd_members(cluster, port=2379) -> dict:
+    """``{name: [peer URLs]}`` from the first etcd host that answers."""
+    client = pki.admin_client(cluster.directory)
+    context = ssl.create_default_context(cafile=str(client["ca"]))
+    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    errors = []
+    for member in cluster.role_members(ETCD):
+        try:
+            code, body = status._etcd_request(member.ip, port, context, "POST", "/v3/cluster/member/list", body="{}")
+            if code != 200:
+                raise ValueError(f"HTTP {code}: {body.strip()[:200]}")
+            listing = json.loads(body).get("members", [])
+        except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+            errors.append(f"{member.name} ({member.ip}:{port}): {exc}")
+            continue
+        # A member added but not started yet has no name: it is named by its peer URLs.
+        return {m.get("name") or ",".join(m.get("peerURLs", [])): list(m.get("peerURLs", [])) for m in listing}
+    raise ActionableError("no etcd host of [etcd] answered: " + "; ".join(errors) +
+                          ". Check etcd with `saltsphere status`; is the cluster installed?")
+
+
+def membership(cluster, nodes: dict, members: dict) -> list:
+    """One row per host of hosts.ini, then one per Node or etcd member no host of hosts.ini names."""
+    rows = []
+    for name, spec in cluster.hosts.items():
+        wants_node = bool({MASTER, NODE} & set(spec.roles))
+        wants_etcd = ETCD in spec.roles
+        node, member = nodes.get(name), name in members
+        wanted = [have for want, have in ((wants_node, node is not None), (wants_etcd, member)) if want]
+        state = MEMBER if all(wanted) else (NOT_ADDED if not any(wanted) else PARTLY)
+        missing = [what for want, have, what in ((wants_node, node is not None, "no Node"),
+                                                 (wants_etcd, member, "no etcd member")) if want and not have]
+        rows.append({
+            "host": name, "ip": spec.ip, "roles": list(spec.roles), "state": state, "missing": missing,
+            "kubernetes": None if node is None else ("Ready" if node["ready"] else "NotReady"),
+            "etcd": member,
+        })
+    for name in list(nodes) + [m for m in members if m not in nodes]:
+        if name in cluster.hosts:
+            continue
+        node = nodes.get(name)
+        rows.append({
+            "host": name, "ip": node["ip"] if node else None, "roles": [], "state": UNKNOWN, "missing": [],
+            "kubernetes": None if node is None else ("Ready" if node["ready"] else "NotReady"),
+            "etcd": name in members,
+        })
+    return rows
+
+
+def table(rows) -> list:
+    header = ("HOST", "IP", "ROLES (hosts.ini)", "KUBERNETES", "ETCD", "STATE")
+    lines = [header]
+    for row in rows:
+        state = row["state"] + (f" ({', '.join(row['missing'])})" if row["missing"] else "")
+        lines.append((row["host"], row["ip"] or "-", ",".join(row["roles"]) or "-", row["kubernetes"] or "-",
+                      "member" if row["etcd"] else "-", state))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths)) + "  " + line[-1]
+            for line in lines]
+
+
+def advice(rows) -> list:
+    """What an operator does about the rows that are not members."""
+    lines = []
+    not_added = [row["host"] for row in rows if row["state"] in (NOT_ADDED, PARTLY)]
+    unknown = [row["host"] for row in rows if row["state"] == UNKNOWN]
+    if not_added:
+        lines.append(f"not members yet: {', '.join(not_added)}. Hosts of [kube-master]/[kube-node] join when the "
+                     "install runs again (./install.sh or salt-run state.orchestrate kubesphere); a new [etcd] host "
+                     "cannot join a running etcd cluster yet.")
+    if unknown:
+        lines.append(f"in the cluster but not in hosts.ini: {', '.join(unknown)}. Put them back in hosts.ini, or "
+                     "take them out of the cluster (kubectl drain and delete the Node; etcdctl member remove).")
+    return lines
+
+
+def run(cluster, *, as_json=False, out=None, ask_nodes=kubernetes_nodes, ask_etcd=etcd_members) -> int:
+    out = out or sys.stdout
+    rows = membership(cluster, ask_nodes(cluster), ask_etcd(cluster) if cluster.role_members(ETCD) else {})
+    if as_json:
+        print(json.dumps({"hosts": rows}, indent=2), file=out)
+    else:
+        print("\n".join(table(rows) + advice(rows)), file=out)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from saltsphere import cli
+
+    loaded = cli._load(args)
+    cli._print_warnings(loaded.warnings)
+    return run(loaded, as_json=args.json)
+
+
+def register(sub):
+    from saltsphere import cli
+
+    node = sub.add_parser("node", help="the cluster's nodes against hosts.ini")
+    node_sub = node.add_subparsers(dest="node_command", metavar="COMMAND")
+    node_sub.required = True
+    listing = node_sub.add_parser("list", help="each host of hosts.ini: a member of the cluster, not yet added, or "
+                                               "in the cluster but no longer in hosts.ini (asks the API and etcd)")
+    cli._inventory_args(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(func=cmd_list)
