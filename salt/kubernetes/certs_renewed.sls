@@ -50,9 +50,11 @@ kubernetes-certs-renewed-file-rename-{{ pod }}-parked:
       - cmd: kubernetes-certs-renewed-cmd-run-kubeadm-certs-renew
       - file: kubernetes-certs-renewed-file-directory-parked
 
+{#- A process's name as /proc/<pid>/comm holds it: its first 15 characters
+    (kube-controller-manager runs as kube-controller). #}
 kubernetes-certs-renewed-saltsphere-etcd-snapshot-process-gone-{{ pod }}:
   saltsphere_etcd_snapshot.process_gone:
-    - name: {{ pod }}
+    - name: {{ pod[:15] }}
     - require:
       - file: kubernetes-certs-renewed-file-rename-{{ pod }}-parked
     - require_in:

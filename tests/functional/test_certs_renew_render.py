@@ -92,6 +92,8 @@ def test_a_master_renews_with_kubeadm_then_restarts_its_control_plane_and_waits_
     key = args["kubernetes-certs-renewed-file-managed-apiserver-etcd-client.key"]
     assert key["show_changes"] is False and key["mode"] == "0600"
     # Every control-plane pod is gone before any comes back.
+    assert args["kubernetes-certs-renewed-saltsphere-etcd-snapshot-process-gone-kube-controller-manager"]["name"] \
+        == "kube-controller"
     back = {sid for sid in ids if sid.endswith("-back")}
     for sid in (sid for sid in ids if "-process-gone-" in sid):
         assert back <= {value for item in args[sid]["require_in"] for value in item.values()}, sid
