@@ -161,3 +161,21 @@ def test_ext_pillar_of_the_reset_holds_no_key_and_needs_no_prepare_step(write_cl
     assert "_errors" not in master
     assert set(master["saltsphere"]) == {"cluster", "config", "host"}
     assert "_errors" in pillars["saltsphere"]("master", {}), "other phases still need the prepare step"
+
+
+def test_pki_runner_renews_every_leaf_and_admin_conf_or_fails_naming_the_missing_key(write_cluster, opts, tmp_path):
+    from saltsphere import kubeconfig, pki
+
+    loaded = issue_secrets(cluster.load(str(write_cluster())))
+    kubeconfig.write(loaded.directory, "https://192.168.0.1:6443")
+    admin = kubeconfig.path(loaded.directory).read_bytes()
+    runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
+    done = runners["saltsphere_pki.renew"]()
+    assert done["result"] is True and "PRIVATE KEY" not in repr(done)
+    names = {"/".join(path.rsplit("/", 2)[1:]) for path in done["renewed"]}
+    assert names == {"etcd/peer-master.crt", "etcd/server-master.crt", "etcd/healthcheck-master.crt",
+                     "etcd/apiserver-etcd-client.crt", "etcd/admin.crt", "kubernetes/admin.crt"}
+    assert kubeconfig.path(loaded.directory).read_bytes() != admin
+    (pki.pki_dir_of(loaded.directory) / "etcd" / "ca.key").unlink()
+    failed = runners["saltsphere_pki.renew"]()
+    assert failed["result"] is False and "etcd/ca.key is missing" in failed["comment"]
