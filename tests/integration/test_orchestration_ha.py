@@ -156,15 +156,24 @@ def _served_certificate(ip, port, client=None):
     return cert.serial_number, cert.not_valid_after_utc
 
 
-def _served(installed, loaded):
-    """Each master's API server certificate and each etcd member's client and peer certificates, by endpoint."""
+def _served(installed, loaded, wait=300):
+    """Each master's API server certificate and each etcd member's client and peer certificates, by endpoint.
+
+    Waits for a server still starting (an API server a moment after its host came back).
+    """
     client = pki.admin_client(installed.cluster_dir)  # etcd asks for a client certificate
-    found = {}
-    for master in loaded.role_members("kube-master"):
-        found[f"{master.name}:6443"] = _served_certificate(master.ip, 6443)
-    for member in loaded.role_members("etcd"):
-        for port in (2379, 2380):
-            found[f"{member.name}:{port}"] = _served_certificate(member.ip, port, client)
+    endpoints = [(f"{m.name}:6443", m.ip, 6443, None) for m in loaded.role_members("kube-master")]
+    endpoints += [(f"{m.name}:{port}", m.ip, port, client) for m in loaded.role_members("etcd") for port in (2379, 2380)]
+    found, deadline = {}, time.monotonic() + wait
+    for name, ip, port, credentials in endpoints:
+        while True:
+            try:
+                found[name] = _served_certificate(ip, port, credentials)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(3)
     return found
 
 
