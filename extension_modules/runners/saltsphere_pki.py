@@ -5,12 +5,15 @@ Certificates are issued by the prepare step (``salt-run saltsphere.prepare``,
 the first step of every orchestration).  ``list`` shows what is there (paths,
 subjects and expiry dates; never a key).  ``import`` takes the cluster's CAs
 and certificates back from its hosts onto a taskbox that lost
-``.saltsphere/`` — instead of a new CA the hosts would reject.
+``.saltsphere/`` — instead of a new CA the hosts would reject.  ``renew``
+issues every leaf certificate of the taskbox again from the same CAs (the
+``kubesphere.certs_renew`` orchestration's first step on the taskbox).
 
 .. code-block:: bash
 
     salt-run saltsphere_pki.list
     salt-run saltsphere_pki.import
+    salt-run saltsphere_pki.renew
 """
 
 import salt.roster
@@ -18,7 +21,7 @@ import salt.roster
 try:
     from cryptography import x509
 
-    from saltsphere import cluster, hostpki, pki, sshcall
+    from saltsphere import cluster, hostpki, kube, kubeconfig, pki, sshcall
     from saltsphere.errors import ActionableError
 
     HAS_SALTSPHERE = True
@@ -93,3 +96,32 @@ def import_(source=None, ignore_host_keys=None):
     return {"result": True, "imported": written,
             "comment": f"imported {len(written)} files into {pki.pki_dir_of(loaded.directory)}; the etcd CA's key "
                        "is not on any host: etcd certificates are used as they are until they need renewing"}
+
+
+def renew():
+    """
+    Issue every leaf certificate on the taskbox again from the same CAs, and write ``.saltsphere/admin.conf`` anew.
+
+    The etcd members' peer, server and health-check pairs, the API servers'
+    etcd client pair and the operators' client pairs get new keys and a full
+    validity; no CA is made or replaced.  The hosts get theirs from the
+    ``kubesphere.certs_renew`` orchestration, which runs this first.  Returns
+    ``result``, ``comment`` and ``renewed`` (certificate paths; never a key).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run saltsphere_pki.renew
+    """
+    loaded = _loaded()
+    hosts = [(spec.name, spec.roles, spec.ip) for spec in loaded.hosts.values()]
+    try:
+        renewed = pki.renew(loaded.directory, hosts)
+        kubeconfig.write(loaded.directory, f"https://{kube.endpoint_from_taskbox(loaded)}")
+    except ActionableError as exc:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": str(exc)}
+    return {"result": True, "renewed": renewed,
+            "comment": f"{len(renewed)} certificates issued again in {pki.pki_dir_of(loaded.directory)} from the same "
+                       f"CAs; {kubeconfig.path(loaded.directory)} written anew"}

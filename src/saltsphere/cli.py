@@ -4,7 +4,8 @@
 ``init`` makes a cluster directory, ``install`` runs the whole install phase
 by phase (the seed's install.sh), ``plan`` says what it would change without
 changing anything, ``status`` asks the cluster's services, ``certs check``
-lists every certificate with its expiry, ``etcd backup``/``restore`` keep
+lists every certificate with its expiry, ``certs renew`` issues them again
+from the same CAs, ``etcd backup``/``restore`` keep
 and bring back snapshots of etcd, ``reset`` removes the cluster from its hosts,
 ``sandbox`` manages the local test hosts, ``artifact`` builds and verifies
 offline bundles.
@@ -162,6 +163,15 @@ def cmd_certs_check(args) -> int:
     return certs.run(loaded, as_json=args.json)
 
 
+def cmd_certs_renew(args) -> int:
+    """Every leaf certificate issued again from the same CAs; nothing is asked or touched until the inputs are valid."""
+    from saltsphere import certsrenew
+
+    loaded = _load(args)
+    _print_warnings(loaded.warnings)
+    return certsrenew.run(loaded, assume_yes=args.yes)
+
+
 def cmd_etcd_backup(args) -> int:
     """A snapshot of etcd onto this taskbox; the hosts are asked only once the inputs are valid."""
     from saltsphere import etcdbackup
@@ -233,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     _inventory_args(certs_check)
     certs_check.add_argument("--json", action="store_true", help="print JSON")
     certs_check.set_defaults(func=cmd_certs_check)
+    certs_renew = certs_sub.add_parser("renew", help="issue every leaf certificate again from the same CAs (an etcd "
+                                                     "snapshot first; one etcd member, then one master at a time)")
+    _inventory_args(certs_renew)
+    certs_renew.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    certs_renew.set_defaults(func=cmd_certs_renew)
 
     etcd_parser = sub.add_parser("etcd", help="snapshots of the cluster's etcd: backup onto this taskbox, restore")
     etcd_sub = etcd_parser.add_subparsers(dest="etcd_command", metavar="COMMAND")

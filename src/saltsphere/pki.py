@@ -22,7 +22,8 @@ idempotent: an existing certificate is reused as long as it is signed by the
 current CA, names what it must name and is not close to expiry; otherwise only
 that certificate is issued again.  Adding a member never touches the others.
 A CA is made only when the caller has checked that no host holds one, and is
-never replaced.
+never replaced.  :func:`renew` (``saltsphere certs renew``) issues every leaf
+again from the same CAs, each with a new key, whatever time it had left.
 """
 
 import contextlib
@@ -209,8 +210,8 @@ def _is_current(cert, ca_cert, common_name, sans, usages, organization=None) -> 
 
 
 def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, dns_names=(), ip_addresses=(),
-                organization=None, dry=None) -> Pair:
-    """A certificate signed by ``ca``, issued only if missing or no longer right."""
+                organization=None, dry=None, renew=False) -> Pair:
+    """A certificate signed by ``ca``, issued only if missing or no longer right (or always, with ``renew``)."""
     pair = Pair(directory / f"{name}.crt", directory / f"{name}.key")
     if dry is not None and ca.cert_path in dry:
         # A CA this dry run would make signs every certificate anew.
@@ -219,7 +220,7 @@ def ensure_cert(directory: Path, ca: Pair, name: str, common_name: str, usages, 
     ca_cert = x509.load_pem_x509_certificate(ca.cert_path.read_bytes())
     sans = _sans(dns_names, ip_addresses)
     cert, _ = _load(pair)
-    if cert is not None and _is_current(cert, ca_cert, common_name, sans, usages, organization):
+    if not renew and cert is not None and _is_current(cert, ca_cert, common_name, sans, usages, organization):
         return pair
     if not ca.key_path.is_file():
         raise PKIError(f"cannot issue {pair.cert_path}: the key of the CA {ca_cert.subject.rfc4514_string()} is not "
@@ -269,22 +270,25 @@ def fingerprint(pem: str | bytes) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
-def etcd_member(pki_dir: Path, name: str, ip: str, create_ca=False, dry=None) -> dict:
+def etcd_member(pki_dir: Path, name: str, ip: str, create_ca=False, dry=None, renew=False) -> dict:
     """The etcd CA and one member's peer and server pairs."""
     directory = pki_dir / "etcd"
     authority = ca(pki_dir, "etcd-ca", create_ca, dry)
     dns, ips = (name, "localhost"), (ip, "127.0.0.1")
     return {
         "ca": authority,
-        "peer": ensure_cert(directory, authority, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips, dry=dry),
-        "server": ensure_cert(directory, authority, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips, dry=dry),
+        "peer": ensure_cert(directory, authority, f"peer-{name}", name, SERVER_AND_CLIENT, dns, ips, dry=dry,
+                            renew=renew),
+        "server": ensure_cert(directory, authority, f"server-{name}", name, SERVER_AND_CLIENT, dns, ips, dry=dry,
+                              renew=renew),
     }
 
 
-def etcd_client(pki_dir: Path, name: str, create_ca=False, dry=None) -> dict:
+def etcd_client(pki_dir: Path, name: str, create_ca=False, dry=None, renew=False) -> dict:
     """A client certificate of the etcd CA (``apiserver-etcd-client``, ``admin``)."""
     authority = ca(pki_dir, "etcd-ca", create_ca, dry)
-    return {"ca": authority, "client": ensure_cert(pki_dir / "etcd", authority, name, name, CLIENT, dry=dry)}
+    return {"ca": authority,
+            "client": ensure_cert(pki_dir / "etcd", authority, name, name, CLIENT, dry=dry, renew=renew)}
 
 
 TOKEN_RE = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
@@ -318,7 +322,7 @@ def ensure_bootstrap_token(directory: Path, dry=None) -> str | None:
     return token
 
 
-def kubernetes_material(pki_dir: Path, create_ca=False, dry=None) -> dict:
+def kubernetes_material(pki_dir: Path, create_ca=False, dry=None, renew=False) -> dict:
     """The Kubernetes CAs, service-account key, bootstrap token and operators' client pair."""
     directory = pki_dir / "kubernetes"
     authority = ca(pki_dir, "kubernetes", create_ca, dry)
@@ -328,7 +332,7 @@ def kubernetes_material(pki_dir: Path, create_ca=False, dry=None) -> dict:
         "sa": ensure_service_account_key(directory, dry),
         "token": ensure_bootstrap_token(directory, dry),
         "admin": ensure_cert(directory, authority, "admin", "kubernetes-admin", CLIENT, organization="system:masters",
-                             dry=dry),
+                             dry=dry, renew=renew),
     }
 
 
@@ -367,22 +371,55 @@ def pending(cluster_directory, hosts, create_cas=False) -> list:
     return list(dict.fromkeys(dry))
 
 
-def _issue(pki_dir, hosts, create_cas, dry):
+def renewal_problems(cluster_directory) -> list:
+    """Why :func:`renew` cannot run on this taskbox (a CA or its key missing), each naming the fix; reads only."""
+    pki_dir = pki_dir_of(cluster_directory)
+    problems = []
+    for kind in ("etcd-ca", "kubernetes"):
+        directory, name, common_name, _ = CAS[kind]
+        for path in (pki_dir / directory / f"{name}.crt", pki_dir / directory / f"{name}.key"):
+            if not path.is_file():
+                problems.append(f"{path} is missing: the {common_name} CA signs the renewed certificates and is never "
+                                "replaced; restore .saltsphere/ beside hosts.ini from a backup")
+                break
+    return problems
+
+
+def renew(cluster_directory, hosts) -> list:
+    """Every leaf certificate of the hosts ``[(name, roles, ip)]`` and the taskbox issued again; the paths written.
+
+    The same CAs sign them (none is made or replaced), each with a new key.
+    Raises :class:`PKIError` before writing anything when a CA's key is not here.
+    """
+    problems = renewal_problems(cluster_directory)
+    if problems:
+        raise PKIError("; ".join(problems))
+    pki_dir = pki_dir_of(cluster_directory)
+    with locked(pki_dir):
+        before = {path: path.stat().st_mtime_ns for path in pki_dir.rglob("*.crt")}
+        _issue(pki_dir, hosts, False, None, renew=True)
+        return sorted(str(path) for path in pki_dir.rglob("*.crt") if before.get(path) != path.stat().st_mtime_ns)
+
+
+def _issue(pki_dir, hosts, create_cas, dry, renew=False):
     for kind in CAS:
         ca(pki_dir, kind, create_cas, dry)
     etcd_key = pki_dir / "etcd" / "ca.key"
     can_sign_etcd = etcd_key.is_file() or (dry is not None and etcd_key in dry)
+    apiserver_client = False
     for name, roles, ip in hosts:
         if "etcd" in roles:
-            etcd_member(pki_dir, name, ip, dry=dry)
-            etcd_client(pki_dir, f"healthcheck-{name}", dry=dry)
-        if "kube-master" in roles:
-            etcd_client(pki_dir, "apiserver-etcd-client", dry=dry)
-    kubernetes_material(pki_dir, dry=dry)
+            etcd_member(pki_dir, name, ip, dry=dry, renew=renew)
+            etcd_client(pki_dir, f"healthcheck-{name}", dry=dry, renew=renew)
+        if "kube-master" in roles and not apiserver_client:
+            # One pair every API server shares: issued (or renewed) once.
+            etcd_client(pki_dir, "apiserver-etcd-client", dry=dry, renew=renew)
+            apiserver_client = True
+    kubernetes_material(pki_dir, dry=dry, renew=renew)
     # Imported material has no etcd CA key: the taskbox then checks etcd
     # with a member's health-check pair (see admin_client).
     if can_sign_etcd:
-        etcd_client(pki_dir, "admin", dry=dry)
+        etcd_client(pki_dir, "admin", dry=dry, renew=renew)
 
 
 # --- reading: pillar and status never issue anything ---------------------------------------------------

@@ -589,7 +589,18 @@ def evaluate(cluster, answers, params=None) -> "Report":
     rows[TASKBOX, "bundle"] = check_bundle(cluster)
     names = [TASKBOX, *cluster.hosts]
     ordered = [rows[host, check] for host in names for check in CHECKS if (host, check) in rows]
-    return Report(names, ordered)
+    return Report(names, ordered, certificates_line(cluster))
+
+
+def certificates_line(cluster) -> str | None:
+    """The soonest expiry among the taskbox's certificates, as ``saltsphere status`` finds it; None before any."""
+    from saltsphere import status
+
+    soonest = status.certificates(cluster)["soonest"]
+    if soonest is None:
+        return None
+    return (f"certificates: the soonest to expire is {soonest['file']} on the taskbox, {soonest['not_after']} "
+            f"({soonest['days_left']} days left; `saltsphere certs check` lists the hosts' too)")
 
 
 def check_bundle(cluster) -> Row:
@@ -637,6 +648,7 @@ def check_bundle(cluster) -> Row:
 class Report:
     hosts: list
     rows: list
+    certificates: str | None = None
 
     @property
     def failures(self) -> list:
@@ -677,6 +689,8 @@ class Report:
                 lines.append(f"{label} {row.host} {row.check}: {row.detail}")
                 if row.fix:
                     lines.append(f"     fix: {row.fix}")
+        if self.certificates:
+            lines += ["", self.certificates]
         lines += ["", self.summary()]
         return "\n".join(lines)
 
@@ -688,4 +702,5 @@ class Report:
             "table": self.table(),
             "failures": [row.public() for row in self.failures],
             "warnings": [row.public() for row in self.warnings],
+            "certificates": self.certificates,
         }

@@ -2,11 +2,16 @@
 
 import concurrent.futures
 import json
+import os
+import socket
+import ssl
+import stat
 import time
 
 import pytest
+from cryptography import x509
 
-from saltsphere import certs, cli, cluster, hostpki, installer
+from saltsphere import certs, cli, cluster, hostpki, installer, kubeconfig, pki
 
 pytestmark = pytest.mark.sandbox
 
@@ -139,7 +144,83 @@ def test_the_api_keeps_answering_with_one_master_stopped(installed):
     assert out.strip() == "True", f"master3 did not come back Ready: {out} {err}"
 
 
+def _served_certificate(ip, port, client=None):
+    """The certificate a TLS server at ``ip:port`` presents (read with a TLS client), as ``(serial, not after)``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # only read here; the CA is checked by the cluster's own clients
+    if client:
+        context.load_cert_chain(client["cert"], client["key"])
+    with socket.create_connection((ip, port), timeout=10) as sock, context.wrap_socket(sock) as tls:
+        cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    return cert.serial_number, cert.not_valid_after_utc
+
+
+def _served(installed, loaded, wait=300):
+    """Each master's API server certificate and each etcd member's client and peer certificates, by endpoint.
+
+    Waits for a server still starting (an API server a moment after its host came back).
+    """
+    client = pki.admin_client(installed.cluster_dir)  # etcd asks for a client certificate
+    endpoints = [(f"{m.name}:6443", m.ip, 6443, None) for m in loaded.role_members("kube-master")]
+    endpoints += [(f"{m.name}:{port}", m.ip, port, client) for m in loaded.role_members("etcd") for port in (2379, 2380)]
+    found, deadline = {}, time.monotonic() + wait
+    for name, ip, port, credentials in endpoints:
+        while True:
+            try:
+                found[name] = _served_certificate(ip, port, credentials)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(3)
+    return found
+
+
+READYZ_LOOP = ("rm -f /tmp/readyz.ok /tmp/readyz.stop; while [ ! -e /tmp/readyz.stop ]; do "
+               "timeout 5 kubectl --kubeconfig /etc/kubernetes/kubelet.conf --request-timeout=4s get --raw /readyz "
+               ">/dev/null 2>&1 && date +%s >> /tmp/readyz.ok; sleep 1; done")
+
+
+def test_certs_renew_gives_every_leaf_a_new_serial_and_later_expiry_and_the_api_stays_served(installed, capsys):
+    loaded = cluster.load(str(installed.hosts_ini))
+    before = _served(installed, loaded)
+    admin_before = kubeconfig.path(installed.cluster_dir).read_bytes()
+    # The API as a node reaches it, through its local balancer, polled all along the renewal.
+    installed.ssh("node1", f"nohup sh -c '{READYZ_LOOP}' >/dev/null 2>&1 &")
+    started = time.monotonic()
+    try:
+        code = cli.main(["certs", "renew", "-i", str(installed.hosts_ini), "--yes"])
+    finally:
+        took = time.monotonic() - started
+        installed.ssh("node1", "touch /tmp/readyz.stop")
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    assert "PRIVATE KEY" not in out and "The soonest to expire now: " in out
+    print(f"certs renew took {took:.0f} s")
+
+    after = _served(installed, loaded)
+    for endpoint, (serial, not_after) in before.items():
+        assert after[endpoint][0] != serial, f"{endpoint} serves the same certificate"
+        assert after[endpoint][1] > not_after, endpoint
+    admin = kubeconfig.path(installed.cluster_dir)
+    assert admin.read_bytes() != admin_before and stat.S_IMODE(os.stat(admin).st_mode) == 0o600
+
+    time.sleep(2)
+    code, stamps, err = installed.ssh("node1", "cat /tmp/readyz.ok")
+    seconds = sorted(int(line) for line in stamps.split())
+    assert seconds, f"the API never answered through node1's balancer during the renewal: {err}"
+    gaps = [b - a for a, b in zip(seconds, seconds[1:])]
+    print(f"longest gap of /readyz through node1's balancer: {max(gaps, default=0)} s over {len(seconds)} answers")
+    assert max(gaps, default=0) <= 10, f"the API went unanswered for {max(gaps)} s during the renewal"
+
+    code, out, err = installed.ssh("master1", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers")
+    assert code == 0 and [line.split()[1] for line in out.splitlines()] == ["Ready"] * 5, out + err
+    assert cli.main(["certs", "check", "-i", str(installed.hosts_ini)]) == 0, capsys.readouterr().out[-3000:]
+
+
 def test_second_run_changes_nothing(installed):
+    """After the renewal too: no install state puts an old certificate back or renews again."""
     code, data, err = orchestrate(installed, "kubesphere")
     assert code == 0, err[-2000:]
     assert changed_states(data) == []

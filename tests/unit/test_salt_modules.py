@@ -178,3 +178,21 @@ def test_a_multiplex_directory_others_can_write_is_not_used(write_cluster, roste
     targets = rosters["saltsphere.targets"]("*")
 
     assert not any("ssh_options" in entry for entry in targets.values())
+
+
+def test_pki_runner_renews_every_leaf_and_admin_conf_or_fails_naming_the_missing_key(write_cluster, opts, tmp_path):
+    from saltsphere import kubeconfig, pki
+
+    loaded = issue_secrets(cluster.load(str(write_cluster())))
+    kubeconfig.write(loaded.directory, "https://192.168.0.1:6443")
+    admin = kubeconfig.path(loaded.directory).read_bytes()
+    runners = salt.loader.runner(opts, utils=salt.loader.utils(opts))
+    done = runners["saltsphere_pki.renew"]()
+    assert done["result"] is True and "PRIVATE KEY" not in repr(done)
+    names = {"/".join(path.rsplit("/", 2)[1:]) for path in done["renewed"]}
+    assert names == {"etcd/peer-master.crt", "etcd/server-master.crt", "etcd/healthcheck-master.crt",
+                     "etcd/apiserver-etcd-client.crt", "etcd/admin.crt", "kubernetes/admin.crt"}
+    assert kubeconfig.path(loaded.directory).read_bytes() != admin
+    (pki.pki_dir_of(loaded.directory) / "etcd" / "ca.key").unlink()
+    failed = runners["saltsphere_pki.renew"]()
+    assert failed["result"] is False and "etcd/ca.key is missing" in failed["comment"]
