@@ -28,7 +28,9 @@ kubesphere-kubernetes-init-salt-state:
 {{ phase_pillar('kubernetes') }}
     - require:
       - salt: kubesphere-kubernetes-prepare-salt-state
-{%- set previous = 'kubesphere-kubernetes-init-salt-state' %}
+{#- Each join requires the step before it; a namespace, as a plain variable set
+    in a loop does not outlive its iteration. #}
+{%- set chain = namespace(previous='kubesphere-kubernetes-init-salt-state') %}
 
 {%- for master in cluster.masters[1:] %}
 
@@ -41,8 +43,8 @@ kubesphere-kubernetes-join-master-{{ master }}-salt-state:
     - failhard: True
 {{ phase_pillar('kubernetes') }}
     - require:
-      - salt: {{ previous }}
-{%-   set previous = 'kubesphere-kubernetes-join-master-' ~ master ~ '-salt-state' %}
+      - salt: {{ chain.previous }}
+{%-   set chain.previous = 'kubesphere-kubernetes-join-master-' ~ master ~ '-salt-state' %}
 {%- endfor %}
 {%- if workers %}
 
@@ -55,5 +57,5 @@ kubesphere-kubernetes-join-nodes-salt-state:
     - failhard: True
 {{ phase_pillar('kubernetes') }}
     - require:
-      - salt: {{ previous }}
+      - salt: {{ chain.previous }}
 {%- endif %}
