@@ -237,13 +237,34 @@ def test_the_bundle_server_ends_with_the_install(installed):
         socket.create_connection((serve.source_address_for(hosts.hosts["master"]), 8089), timeout=2).close()
 
 
-def _listening(port):
-    """The local addresses something listens on at ``port`` (TCP, IPv4), from the kernel's own table."""
+def _server_sockets(state_dir):
+    """The socket inodes the bundle server of ``state_dir`` holds (other sandboxes' servers may run beside it)."""
+    inodes = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            if serve.MODULE not in args or "--state-dir" not in args or args[args.index("--state-dir") + 1] != state_dir:
+                continue
+            for fd in (entry / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[len("socket:["):-1])
+        except (OSError, IndexError):
+            continue
+    return inodes
+
+
+def _listening(port, state_dir=None):
+    """The local addresses something listens on at ``port`` (TCP, IPv4), from the kernel's own table.
+
+    With ``state_dir``: only the sockets of that cluster's bundle server.
+    """
+    inodes = _server_sockets(state_dir) if state_dir else None
     found = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        local, state = line.split()[1], line.split()[3]
-        address, hex_port = local.split(":")
-        if state == "0A" and int(hex_port, 16) == port:
+        fields = line.split()
+        address, hex_port = fields[1].split(":")
+        if fields[3] == "0A" and int(hex_port, 16) == port and (inodes is None or fields[9] in inodes):
             found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
     return found
 
@@ -251,19 +272,21 @@ def _listening(port):
 def test_the_bundle_server_listens_towards_the_hosts_only_and_never_beside_another_program(installed):
     hosts, _ = installed
     facing = serve.source_address_for(hosts.hosts["master"])
+    state_dir = str(hosts.cluster_dir / ".saltsphere")
     hosts.prepare()
     try:
-        assert _listening(8089) == {facing}
+        assert _listening(8089, state_dir) == {facing}
+        assert "0.0.0.0" not in _listening(8089), "nothing listens on every address"
     finally:
         code, data, err = hosts.salt_run("saltsphere.finish")
         assert code == 0, err
-    assert _listening(8089) == set()
+    assert facing not in _listening(8089) and _server_sockets(state_dir) == set()
     # Another program on the port: named, and nothing else happens.
     other = subprocess.Popen([sys.executable, "-c", f"import socket, time; s = socket.socket(); "
                               f"s.bind(('{facing}', 8089)); s.listen(); time.sleep(120)"])
     try:
         deadline = time.monotonic() + 10
-        while _listening(8089) != {facing} and time.monotonic() < deadline:
+        while facing not in _listening(8089) and time.monotonic() < deadline:
             time.sleep(0.2)
         code, data, err = hosts.salt_run("saltsphere.prepare", timeout=120)
         result = data.get("return", data)
