@@ -59,6 +59,18 @@ def test_a_confirmed_restore_runs_the_orchestration_with_a_new_token(loaded, sto
     assert "the API answers" in capsys.readouterr().out
 
 
+def test_a_restore_of_several_members_is_warned_about_as_untested(write_cluster, capsys):
+    three = cluster.load(str(write_cluster(SEED_HOSTS_INI.replace("[etcd]\nmaster\n", "[etcd]\nmaster\nnode1\nnode2\n"))))
+    path = etcdbackup.store(three.directory, DATA, hashlib.sha256(DATA).hexdigest(), NOW)
+    assert etcdrestore.run(three, str(path), ask=Mock(return_value="no"), runner=Mock()) == etcdrestore.EXIT_DECLINED
+    assert "warning: untested: restoring 3 etcd members at once" in capsys.readouterr().err
+
+
+def test_a_restore_of_one_member_has_no_warning(loaded, stored, capsys):
+    etcdrestore.run(loaded, str(stored), ask=Mock(return_value="no"), runner=Mock())
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_only_etcd_members_get_the_snapshot_and_only_in_the_restore_step(write_cluster, stored):
     loaded = cluster.load(str(write_cluster(hosts_ini(etcd=("master", "node1", "node2")))))
     step = {"phase": "etcd_restore", "snapshot": str(stored), "token": "t"}
