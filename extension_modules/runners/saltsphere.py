@@ -13,12 +13,15 @@ after a while without requests).
     salt-run saltsphere.prepare
     salt-ssh '*' state.apply
     salt-run saltsphere.finish
+
+``node_add_plan`` says which hosts ``kubesphere.node_add`` adds (it only
+asks the cluster).
 """
 
 import salt.roster
 
 try:
-    from saltsphere import cluster, prepare as prep, saltexit, sshcall
+    from saltsphere import cluster, nodes, prepare as prep, saltexit, sshcall
     from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
@@ -82,3 +85,40 @@ def finish():
         salt-run saltsphere.finish
     """
     return serve.stop(_loaded().directory + "/.saltsphere")
+
+
+def node_add_plan(hosts=None, again=False):
+    """
+    Which hosts of hosts.ini ``kubesphere.node_add`` adds, asked from the running cluster; changes nothing.
+
+    hosts
+        The hosts to add (default: every host of hosts.ini that is not a member yet).
+    again
+        Accept named hosts that are Ready members already (a step of an add that has begun).
+
+    Returns ``result``, ``comment``, ``add``, ``members`` (in the cluster already), ``waiting`` (in hosts.ini,
+    neither in the cluster nor added now) and ``network_plugin``; a refusal is ``result`` False with every
+    reason in ``comment``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run saltsphere.node_add_plan
+        salt-run saltsphere.node_add_plan hosts='[node3]'
+    """
+    if isinstance(hosts, str):
+        hosts = [name.strip() for name in hosts.split(",") if name.strip()]
+    try:
+        loaded = _loaded()
+        members = nodes.etcd_members(loaded) if loaded.role_members("etcd") else {}
+        plan = nodes.add_plan(loaded, hosts, nodes.kubernetes_nodes(loaded), members, again=bool(again))
+    except InvalidInput as exc:
+        __context__["retcode"] = 2
+        return {"result": False, "comment": exc.render()}
+    except ActionableError as exc:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": str(exc)}
+    comment = f"adds {', '.join(plan['add'])}" if plan["add"] else "every host of hosts.ini is a member: nothing to add"
+    return {"result": True, "comment": comment, **plan,
+            "network_plugin": loaded.config.values["kube_network_plugin"]}

@@ -76,13 +76,17 @@ def _ask_hosts(loaded, ignore_host_keys):
     return answers
 
 
-def run(ignore_host_keys=None):
+def run(ignore_host_keys=None, hosts=None):
     """
     Check every host of the cluster and print one table of hosts and checks.
 
     ignore_host_keys
         Accept hosts' SSH keys not yet in known_hosts (as ``salt-ssh -i``);
         default: the master config's ``ignore_host_keys``.
+    hosts
+        The hosts joining a running cluster (``kubesphere.node_add``): only
+        they get the host-local checks; every host answers and is compared
+        with them.
 
     Returns ``result`` (True when nothing failed), ``comment``, ``table``, and
     ``failures`` and ``warnings`` as lists of {host, check, detail, fix}.
@@ -93,6 +97,7 @@ def run(ignore_host_keys=None):
 
         salt-run saltsphere_preflight.run
         salt-run saltsphere_preflight.run ignore_host_keys=True
+        salt-run saltsphere_preflight.run hosts='[node3]'
     """
     hosts_ini = salt.roster.get_roster_file(__opts__)
     try:
@@ -100,7 +105,9 @@ def run(ignore_host_keys=None):
     except InvalidInput as exc:
         return _fail(exc.render())
     answers = _ask_hosts(loaded, ignore_host_keys)
-    report = preflight.evaluate(loaded, answers)
+    if isinstance(hosts, str):
+        hosts = [name.strip() for name in hosts.split(",") if name.strip()]
+    report = preflight.evaluate(loaded, answers, joining=hosts)
     log.info("%s", report.summary())
     result = report.as_dict()
     if not report.passed:

@@ -96,15 +96,18 @@ def _would_prepare(ret, loaded):
     return ret
 
 
-def preflight_passed(name, ignore_host_keys=None):
+def preflight_passed(name, ignore_host_keys=None, hosts=None):
     """
     Every host passes the preflight checks; nothing is changed anywhere.
+
+    ``hosts``: the hosts joining a running cluster; only they get the
+    host-local checks, every host is compared with them.
 
     The comment is the table of failures and warnings with the fix for each;
     ``failures`` and ``warnings`` hold them as ``{host, check, detail, fix}``.
     """
     ret = _ret(name)
-    report = __salt__["saltutil.runner"]("saltsphere_preflight.run", ignore_host_keys=ignore_host_keys)
+    report = __salt__["saltutil.runner"]("saltsphere_preflight.run", ignore_host_keys=ignore_host_keys, hosts=hosts)
     if isinstance(report, dict) and "return" in report and "result" not in report:
         report = report["return"]
     if not isinstance(report, dict):

@@ -7,6 +7,7 @@
 
 include:
   - {{ kubernetes_sls }}
+  - network.bridge_routes
 
 network-bridge-saltsphere-network-cni-bridge:
   saltsphere_network.cni_bridge:
@@ -16,6 +17,8 @@ network-bridge-saltsphere-network-cni-bridge:
     - wait: {{ cluster.wait_seconds }}
     - require:
       - sls: {{ kubernetes_sls }}
+    - require_in:
+      - saltsphere_network: network-bridge-routes-saltsphere-network-pod-routes
 
 {#- Pods keep their address towards other pods; traffic leaving the pod range
     leaves with the node's. #}
@@ -23,16 +26,6 @@ network-bridge-cmd-run-masquerade:
   cmd.run:
     - name: iptables -t nat -A POSTROUTING {{ rule }}
     - unless: iptables -t nat -C POSTROUTING {{ rule }}
-
-network-bridge-saltsphere-network-pod-routes:
-  saltsphere_network.pod_routes:
-    - name: {{ cluster.pod_subnet }}
-    - node: {{ host.name }}
-    - routes_file: {{ network.routes_file }}
-    - expected: {{ cluster.nodes | json }}
-    - wait: {{ cluster.wait_seconds }}
-    - require:
-      - saltsphere_network: network-bridge-saltsphere-network-cni-bridge
 
 network-bridge-saltsphere-network-node-ready:
   saltsphere_network.node_ready:

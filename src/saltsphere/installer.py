@@ -424,6 +424,11 @@ def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_probl
         from saltsphere import reset
 
         return reset.reset(argparse.Namespace(inventory=args.inventory, yes=args.yes, purge=False), out=out, err=err)
+    if getattr(args, "add_nodes", None) is not None:
+        from saltsphere import nodeadd
+
+        return nodeadd.add(argparse.Namespace(inventory=args.inventory, hosts=args.add_nodes, yes=args.yes),
+                           out=out, err=err)
     if args.multi_node and not args.inventory:
         print("error: --multi-node needs -i HOSTS_INI, the cluster's hosts.ini", file=err)
         return EXIT_INVALID
@@ -524,10 +529,14 @@ def register(sub):
     mode.add_argument("--uninstall", action="store_true",
                       help="remove the cluster from the hosts of HOSTS.ini instead (saltsphere reset; asks first "
                            "unless --yes)")
+    mode.add_argument("--add-nodes", nargs="*", metavar="HOST",
+                      help="join the workers of HOSTS.ini that are not members yet (or the HOSTs named) to the "
+                           "running cluster instead (saltsphere node add; asks first unless --yes)")
     parser.add_argument("-i", "--inventory", metavar="HOSTS_INI",
                         help="the cluster's hosts.ini (its vars.yml beside it)")
     parser.add_argument("--yes", action="store_true",
-                        help="do not ask whether the storage is configured (with --uninstall: whether to reset)")
+                        help="do not ask whether the storage is configured (with --uninstall: whether to reset; with "
+                             "--add-nodes: whether to add)")
     parser.add_argument("--dry-run", action="store_true",
                         help="install nothing: say what the install would change (saltsphere plan)")
     parser.add_argument("--wait", type=int, default=DEFAULT_WAIT, metavar="SECONDS",

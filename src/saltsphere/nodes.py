@@ -17,7 +17,7 @@ import json
 import ssl
 import sys
 
-from saltsphere import pki, status
+from saltsphere import inventory, pki, status
 from saltsphere.errors import ActionableError
 from saltsphere.inventory import ETCD, MASTER, NODE
 
@@ -104,6 +104,59 @@ def membership(cluster, nodes: dict, members: dict) -> list:
     return rows
 
 
+def _group_lines(cluster) -> dict:
+    """``{(group, host): line}`` of hosts.ini, to point at the line a refusal is about."""
+    parsed, _ = inventory.parse(cluster.hosts_ini)
+    return {(group.name, name): line for group in parsed.groups.values() for name, line in group.hosts}
+
+
+def add_plan(cluster, named, nodes, members, again=False) -> dict:
+    """Which hosts ``node add`` adds, from hosts.ini, the cluster's Nodes and its etcd members.
+
+    ``named``: the hosts the operator named (none: every host of hosts.ini
+    that is not a member yet).  A named host whose Node is not Ready is added
+    again (a run that stopped half way converges); a Ready member is refused,
+    unless ``again`` (a later step of an add that has begun).
+    Returns ``{"add": [...], "members": [...], "waiting": [...]}``: the hosts
+    to add, the hosts in the cluster (only what must change there runs), and
+    the hosts of hosts.ini neither in the cluster nor added now (left alone:
+    the bootstrap token and the pod routes do not wait for them).  Every
+    refusal is collected into one :class:`ActionableError`; none changes
+    anything.
+    """
+    rows = {row["host"]: row for row in membership(cluster, nodes, members) if row["state"] != UNKNOWN}
+    named = list(dict.fromkeys(named or ()))
+    problems = [f"{name} is not a host of {cluster.hosts_ini}: add it under [all] and [kube-node] first"
+                for name in named if name not in rows]
+    if named:
+        wanted = [name for name in named if name in rows]
+        problems += [f"{name} is a member of the cluster already" +
+                     (" (its Node is Ready)" if rows[name]["kubernetes"] else "") + ": nothing to add"
+                     for name in wanted if not again and rows[name]["state"] == MEMBER
+                     and rows[name]["kubernetes"] != "NotReady" and rows[name]["roles"]]
+    else:
+        wanted = [name for name, row in rows.items() if row["state"] != MEMBER]
+    lines = _group_lines(cluster)
+    for name in wanted:
+        roles = cluster.hosts[name].roles
+        for role in (MASTER, ETCD):
+            if role in roles:
+                where = f"{cluster.hosts_ini}:{lines[role, name]}" if (role, name) in lines else cluster.hosts_ini
+                problems.append(
+                    f"{where}: {name} is in [{role}]; node add adds workers ([kube-node] only) for now. Adding "
+                    "masters and etcd members is not supported yet: etcd members are started with "
+                    "ETCD_INITIAL_CLUSTER_STATE=new, so a new member cannot join the running etcd cluster. Take "
+                    f"{name} out of [{role}] (it may stay in [kube-node]), or out of hosts.ini")
+        if not {MASTER, NODE, ETCD} & set(roles):
+            problems.append(f"{cluster.hosts_ini}: {name} is in no group of the cluster: put it under [kube-node]")
+    if problems:
+        raise ActionableError("node add refused; nothing was changed:\n  " + "\n  ".join(problems))
+    in_cluster = [name for name, row in rows.items()
+                  if name not in wanted and (row["kubernetes"] is not None or row["etcd"])]
+    waiting = [name for name in rows if name not in wanted and name not in in_cluster]
+    return {"add": wanted, "members": in_cluster, "waiting": waiting}
+
+
 def table(rows) -> list:
     header = ("HOST", "IP", "ROLES (hosts.ini)", "KUBERNETES", "ETCD", "STATE")
     lines = [header]
@@ -122,9 +175,9 @@ def advice(rows) -> list:
     not_added = [row["host"] for row in rows if row["state"] in (NOT_ADDED, PARTLY)]
     unknown = [row["host"] for row in rows if row["state"] == UNKNOWN]
     if not_added:
-        lines.append(f"not members yet: {', '.join(not_added)}. Hosts of [kube-master]/[kube-node] join when the "
-                     "install runs again (./install.sh or salt-run state.orchestrate kubesphere); a new [etcd] host "
-                     "cannot join a running etcd cluster yet.")
+        lines.append(f"not members yet: {', '.join(not_added)}. Workers ([kube-node] only) join with `saltsphere "
+                     "node add`; a new [kube-master] or [etcd] host cannot join a running cluster yet (etcd members "
+                     "start with ETCD_INITIAL_CLUSTER_STATE=new).")
     if unknown:
         lines.append(f"in the cluster but not in hosts.ini: {', '.join(unknown)}. Put them back in hosts.ini, or "
                      "take them out of the cluster (kubectl drain and delete the Node; etcdctl member remove).")
@@ -149,6 +202,12 @@ def cmd_list(args) -> int:
     return run(loaded, as_json=args.json)
 
 
+def cmd_add(args) -> int:
+    from saltsphere import nodeadd
+
+    return nodeadd.add(args)
+
+
 def register(sub):
     from saltsphere import cli
 
@@ -160,3 +219,12 @@ def register(sub):
     cli._inventory_args(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=cmd_list)
+    adding = node_sub.add_parser("add", help="join workers of hosts.ini that are not members yet (asks first); "
+                                             "only what a new node changes runs on the other hosts")
+    adding.add_argument("hosts", nargs="*", metavar="HOST",
+                        help="hosts of hosts.ini to add (default: every host that is not a member yet)")
+    adding.add_argument("-i", "--inventory", metavar="HOSTS_INI",
+                        help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current "
+                             "directory)")
+    adding.add_argument("--yes", action="store_true", help="do not ask first")
+    adding.set_defaults(func=cmd_add)

@@ -548,8 +548,29 @@ def _ssh_fix(spec, error) -> str:
             f"its credentials; then try `salt-ssh -i {spec.name} test.ping`")
 
 
-def evaluate(cluster, answers, params=None) -> "Report":
-    """Every row of every host: ``answers`` maps each host of ``cluster`` to its :class:`Answer`."""
+# What a host of a running cluster is still checked for when others join it
+# (``evaluate(..., joining=)``): it answers, and it agrees with the new hosts.
+CROSS_CHECKS = ("ssh", "hostname", "mac", "uuid", "clock", "reach")
+
+
+def evaluate(cluster, answers, params=None, joining=None) -> "Report":
+    """Every row of every host: ``answers`` maps each host of ``cluster`` to its :class:`Answer`.
+
+    ``joining``: the hosts being added to a running cluster.  Only they get
+    the host-local checks (the others run the cluster: their ports are taken
+    and their swap is the install's); every host still answers and is
+    compared with them.
+    """
+    report = _evaluate(cluster, answers, params)
+    if joining is None:
+        return report
+    rows = [row if row.host in joining or row.host == TASKBOX or row.check in CROSS_CHECKS or row.status == SKIP
+            else Row(row.host, row.check, SKIP, "not checked: a member of the running cluster")
+            for row in report.rows]
+    return Report(report.hosts, rows)
+
+
+def _evaluate(cluster, answers, params=None) -> "Report":
     params = params or parameters()
     config = cluster.config
     bundle = bundle_distributions(cluster)

@@ -88,12 +88,12 @@ def _skip_without_sandbox_support():
         pytest.skip(reason)
 
 
-def _running_sandbox(profile, suffix=""):
-    """Boot a sandbox of ``profile`` for the run, yield it as SandboxHosts, always remove it."""
+def _running_sandbox(profile, suffix="", hosts=None):
+    """Boot a sandbox of ``profile`` (``hosts`` of them) for the run, yield it as SandboxHosts, always remove it."""
     _skip_without_sandbox_support()
     sandbox = Sandbox(run_name(suffix))
     try:
-        hosts_ini = sandbox.up(profile=profile)
+        hosts_ini = sandbox.up(profile=profile, hosts=hosts)
         hosts = {row["name"]: row["ip"] for row in sandbox.status()}
         yield SandboxHosts(sandbox, hosts_ini, sandbox.cluster_dir, hosts)
     finally:

@@ -1,10 +1,14 @@
-"""A real Kubernetes cluster from the bundle on a 3-host sandbox: the whole orchestration, then the cluster at work."""
+"""A real Kubernetes cluster from the bundle on a 3-host sandbox: the whole orchestration, then the cluster at work.
+
+The sandbox boots a fourth host, node3, kept out of hosts.ini until `saltsphere node add` joins it.
+"""
 
 import json
 import time
 
 import pytest
 
+from conftest import _running_sandbox
 from saltsphere import cli
 from test_orchestration_ha import changed_states, failure_report, orchestrate
 
@@ -40,6 +44,22 @@ spec:
   selector: {{app: web}}
   ports: [{{port: 80, targetPort: 8080, nodePort: {NODEPORT}}}]
 """
+
+
+NEW_HOST = "node3"
+# hosts.ini with node3 and node3's address, kept while node3 is out of hosts.ini.
+SPARE = {}
+
+
+@pytest.fixture(scope="module")
+def sandbox_hosts():
+    """The multi-node sandbox with a fourth host, node3, that hosts.ini names only once node add is tested."""
+    for hosts in _running_sandbox("multi-node", hosts=4):
+        full = hosts.hosts_ini.read_text()
+        hosts.hosts_ini.write_text("".join(line for line in full.splitlines(keepends=True)
+                                           if line.split()[:1] != [NEW_HOST]))
+        SPARE.update(hosts_ini=full, ip=hosts.hosts.pop(NEW_HOST))
+        yield hosts
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +155,51 @@ def test_nodeport_answers_on_every_node(cluster, web):
         assert code == 0 and out.strip() in names, f"{host}: {out} {err}"
 
 
+def service_marks(cluster, host):
+    """kubelet's, containerd's and etcd's main PID, restarts and when they last became active."""
+    code, out, err = cluster.ssh(host, "systemctl show -p MainPID,NRestarts,ActiveEnterTimestampMonotonic "
+                                       "kubelet containerd etcd")
+    assert code == 0, out + err
+    return out
+
+
+def test_node_add_joins_a_worker_and_restarts_nothing_on_the_others(cluster, web, capsys):
+    before = {host: service_marks(cluster, host) for host in cluster.hosts}
+    cluster.hosts_ini.write_text(SPARE["hosts_ini"])
+    cluster.hosts[NEW_HOST] = SPARE["ip"]
+    capsys.readouterr()
+    started = time.monotonic()
+    code = cli.main(["node", "add", "-i", str(cluster.hosts_ini), "--yes"])
+    seconds = time.monotonic() - started
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(f"\nnode add of one worker to 3 hosts: {seconds:.1f} s\n{out}")
+    assert code == 0, out
+    assert [line.split()[:3] for line in out.splitlines() if line.startswith("[")] == [
+        [f"[{i}/6]", step, "ok"] for i, step in enumerate(("preflight", "os", "containerd", "kubernetes", "network",
+                                                            "storage"), 1)]
+    assert {host: service_marks(cluster, host) for host in before} == before
+    assert_every_node_ready(cluster, capsys)
+    # The token made for the join is gone again.
+    assert kubectl(cluster, "-n kube-system get secrets -o name").count("bootstrap-token-") == 0
+    # Pods run on the new node and reach the others' pods.
+    kubectl(cluster, f"run on-{NEW_HOST} --image={TEST_IMAGE} --image-pull-policy=Never --restart=Never "
+                     f"--overrides='{{\"spec\": {{\"nodeName\": \"{NEW_HOST}\"}}}}' --command -- sleep 3600")
+    kubectl(cluster, f"wait --for=condition=Ready pod/on-{NEW_HOST} --timeout=180s", timeout=200)
+    for target, ip in web.values():
+        # busybox-static 1.35 crashes on wget -T: bound it with its timeout applet
+        assert kubectl(cluster, f"exec on-{NEW_HOST} -- timeout 10 wget -q -O- http://{ip}:8080/").strip() == target
+    kubectl(cluster, f"delete pod on-{NEW_HOST} --wait=false")
+
+    # Once more: nothing to add, nothing run.
+    assert cli.main(["node", "add", "-i", str(cluster.hosts_ini), "--yes"]) == 0
+    assert "Nothing to add" in capsys.readouterr().out
+
+
 def test_second_run_changes_nothing_and_says_so_quietly(cluster):
     started = time.monotonic()
     code, data, err = orchestrate(cluster, "kubesphere", timeout=1500)
-    print(f"no-op orchestration on 3 hosts: {time.monotonic() - started:.1f} s")
+    print(f"no-op orchestration on {len(cluster.hosts)} hosts: {time.monotonic() - started:.1f} s")
     assert code == 0, err[-2000:]
     assert changed_states(data) == []
     # Salt's own summary counts the steps with changes: the taskbox's steps
@@ -189,7 +250,7 @@ def assert_every_node_ready(cluster, capsys):
     cli.main(["status", "-i", str(cluster.hosts_ini), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert report["etcd"]["healthy"] and report["kubernetes"]["healthy"], report
-    assert report["kubernetes"]["nodes"] == {"master": "Ready", "node1": "Ready", "node2": "Ready"}
+    assert report["kubernetes"]["nodes"] == {host: "Ready" for host in cluster.hosts}
 
 
 def test_an_etcd_backup_is_private_on_the_taskbox_with_its_sha256_and_gone_from_the_host(cluster, capsys):

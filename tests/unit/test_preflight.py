@@ -530,3 +530,18 @@ def test_reach_targets_list_sshd_and_the_ports_others_connect_to(loaded):
     assert {"port": 2380, "from": ["etcd"]} in targets["master"]["ports"]
     assert {"port": 10250, "from": ["kube-master"]} in targets["node1"]["ports"]
     assert all(p["port"] != 2379 for p in targets["node1"]["ports"])
+
+
+def test_hosts_joining_a_running_cluster_alone_get_the_host_local_checks(loaded, answers):
+    # The members run the cluster: their ports are taken, as a new host's must not be.
+    answers["master"].facts["listening"]["6443"] = [{"address": "0.0.0.0", "pid": 4242, "process": "python3"}]
+    answers["node1"].facts["listening"]["10250"] = [{"address": "0.0.0.0", "pid": 7, "process": "python3"}]
+    answers["node2"].facts["listening"]["10250"] = [{"address": "0.0.0.0", "pid": 7, "process": "python3"}]
+    assert not preflight.evaluate(loaded, answers).passed
+    report = preflight.evaluate(loaded, answers, joining=["node2"])
+    assert [(r.host, r.check) for r in report.failures] == [("node2", "ports")]
+    assert row(report, "master", "ports").status == SKIP and row(report, "master", "ssh").status != SKIP
+    # A member that shares the new host's machine id fails with it.
+    answers["node1"].facts["machine_id"] = answers["node2"].facts["machine_id"]
+    report = preflight.evaluate(loaded, answers, joining=["node2"])
+    assert {(r.host, r.check) for r in report.failures} == {("node2", "ports"), ("node1", "uuid"), ("node2", "uuid")}

@@ -1,0 +1,104 @@
+"""``saltsphere node add`` (and ``./install.sh --add-nodes``): workers of hosts.ini join the running cluster.
+
+The cluster is asked which hosts of hosts.ini are not members yet
+(:func:`saltsphere.nodes.add_plan`); bad input and every refusal (a host of
+[kube-master] or [etcd], a member already, a name not in hosts.ini) stop
+before any host is contacted.  Once the operator said yes (or passed
+``--yes``), each step of ``salt-run state.orchestrate kubesphere.node_add``
+runs in order with one line of progress; the first that fails stops the run,
+and running the same command again converges.  The end is the ``node list``
+table.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from saltsphere import clusterdir, installer, nodes
+from saltsphere.errors import ActionableError
+
+# The order of orchestrate/kubesphere/node_add.sls (a test keeps them equal).
+STEPS = ("preflight", "os", "containerd", "kubernetes", "network", "storage")
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT):
+    """One step of ``kubesphere.node_add`` for ``hosts``: ``(returncode, stdout, stderr)``."""
+    directory = Path(cluster_directory)
+    pillar = json.dumps({"saltsphere_node_add": {"hosts": list(hosts), "step": step}})
+    argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
+            "state.orchestrate", "kubesphere.node_add", f"pillar={pillar}"]
+    return installer.run_group(argv, directory, timeout)
+
+
+def run_steps(cluster_directory, hosts, everyone, runner=run_step, out=None, clock=time.monotonic) -> bool:
+    """Every step in order, one line each; False at the first one that fails (its hosts and why are printed)."""
+    out = out or sys.stdout
+    for index, step in enumerate(STEPS, 1):
+        started = clock()
+        result = installer.outcome(*runner(cluster_directory, step, hosts), hosts=everyone)
+        print(installer.progress_line(index, len(STEPS), step, result, clock() - started), file=out, flush=True)
+        if not result.ok:
+            print(installer.failure_message(step, result), file=out)
+            return False
+    return True
+
+
+def confirm(loaded, plan, ask, interactive, out, err) -> bool:
+    hosts = ", ".join(plan["add"])
+    if not interactive:
+        print(f"error: node add would add {hosts} to the cluster of {loaded.hosts_ini}, and there is no terminal "
+              "to ask on; pass --yes to add them", file=err)
+        return False
+    touched = f"; on {', '.join(plan['members'])} only /etc/hosts and the routes to the new pods change" \
+        if plan["members"] else ""
+    print(f"This installs Kubernetes on {hosts} and joins them to the cluster as workers{touched}.", file=out)
+    try:
+        answer = ask("Add them? (yes/no): ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer in ("yes", "y"):
+        return True
+    print("Nothing was changed.", file=out)
+    return False
+
+
+def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monotonic, out=None, err=None,
+        ask_nodes=nodes.kubernetes_nodes, ask_etcd=nodes.etcd_members) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    from saltsphere.cli import default_inventory
+
+    hosts_ini = args.inventory or default_inventory()
+    loaded = installer.load_reporting(hosts_ini, err)
+    if loaded is None:
+        return EXIT_INVALID
+    try:
+        members = ask_etcd(loaded) if loaded.role_members("etcd") else {}
+        plan = nodes.add_plan(loaded, args.hosts, ask_nodes(loaded), members)
+    except ActionableError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_INVALID
+    if not plan["add"]:
+        print("Nothing to add: every host of hosts.ini is a member of the cluster.", file=out)
+        return EXIT_OK
+    if not args.yes:
+        if interactive is None:
+            interactive = sys.stdin is not None and sys.stdin.isatty()
+        if not confirm(loaded, plan, ask, interactive, out, err):
+            return EXIT_INVALID if not interactive else EXIT_OK
+
+    clusterdir.init(loaded.directory, hosts_ini)
+    started = clock()
+    if not run_steps(loaded.directory, plan["add"], list(loaded.hosts), runner, out, clock):
+        return EXIT_FAILED
+    print(f"{len(plan['add'])} host(s) added in {clock() - started:.0f} s: {', '.join(plan['add'])}.", file=out)
+    try:
+        rows = nodes.membership(loaded, ask_nodes(loaded), ask_etcd(loaded) if loaded.role_members("etcd") else {})
+    except ActionableError as exc:
+        print(f"warning: the cluster could not be asked for its nodes afterwards: {exc}", file=err)
+        return EXIT_OK
+    print("\n".join(nodes.table(rows)), file=out)
+    return EXIT_OK
+
+
