@@ -4,7 +4,7 @@ The cluster is asked which hosts of hosts.ini are not members yet
 (:func:`saltsphere.nodes.add_plan`); bad input and every refusal (a host of
 [kube-master] or [etcd], a member already, a name not in hosts.ini) stop
 before any host is contacted.  Once the operator said yes (or passed
-``--yes``), each step of ``salt-run state.orchestrate kubesphere.node_add``
+``--yes``), a snapshot of etcd is taken (:func:`saltsphere.etcdbackup.backup`), then each step of ``salt-run state.orchestrate kubesphere.node_add``
 runs in order with one line of progress; the first that fails stops the run,
 and running the same command again converges.  The end is the ``node list``
 table.
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from saltsphere import clusterdir, installer, nodes
+from saltsphere import clusterdir, etcdbackup, installer, nodes
 from saltsphere.errors import ActionableError
 
 # The order of orchestrate/kubesphere/node_add.sls (a test keeps them equal).
@@ -65,8 +65,9 @@ def confirm(loaded, plan, ask, interactive, out, err) -> bool:
 
 
 def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monotonic, out=None, err=None,
-        ask_nodes=nodes.kubernetes_nodes, ask_etcd=nodes.etcd_members) -> int:
+        ask_nodes=nodes.kubernetes_nodes, ask_etcd=nodes.etcd_members, backup=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    backup = backup or etcdbackup.backup
     from saltsphere.cli import default_inventory
 
     hosts_ini = args.inventory or default_inventory()
@@ -89,6 +90,12 @@ def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monoto
             return EXIT_INVALID if not interactive else EXIT_OK
 
     clusterdir.init(loaded.directory, hosts_ini)
+    # A day-2 change starts from a snapshot of etcd to go back to.
+    try:
+        backup(loaded, out=out)
+    except ActionableError as exc:
+        print(f"error: no host was changed: the etcd backup taken before adding hosts failed: {exc}", file=err)
+        return EXIT_FAILED
     started = clock()
     if not run_steps(loaded.directory, plan["add"], list(loaded.hosts), runner, out, clock):
         return EXIT_FAILED

@@ -7,7 +7,7 @@ from unittest.mock import Mock
 
 import pytest
 
-from saltsphere import cli, cluster, installer, nodeadd, nodes
+from saltsphere import cli, cluster, etcdbackup, installer, nodeadd, nodes
 from saltsphere.errors import ActionableError
 
 from sample_inputs import ROOT, SEED_HOSTS_INI, SEED_VARS_YML
@@ -26,6 +26,14 @@ def _node(ready=True):
 
 def _nodes(*names, not_ready=()):
     return {name: _node(name not in not_ready) for name in names}
+
+
+@pytest.fixture(autouse=True)
+def backups(monkeypatch):
+    """The etcd backup each add takes first (the hosts it asks are not there)."""
+    taken = Mock(return_value="/c/.saltsphere/backups/etcd-x.db")
+    monkeypatch.setattr(etcdbackup, "backup", taken)
+    return taken
 
 
 @pytest.fixture
@@ -127,6 +135,25 @@ def test_yes_runs_every_step_in_order_with_a_line_each_then_the_table(hosts_ini)
     assert lines[-1].split()[:4] == ["node3", "192.168.0.4", "kube-node", "Ready"]
 
 
+def test_an_etcd_backup_comes_before_the_first_step(hosts_ini, backups):
+    order = []
+    backups.side_effect = lambda loaded, out=None: order.append("backup")
+    runner = Mock(side_effect=lambda directory, step, hosts: order.append(step) or _step(step, hosts))
+    assert nodeadd.add(_args(hosts_ini), runner=runner, out=io.StringIO(), err=io.StringIO(),
+                       ask_nodes=_asking(["node3"]), ask_etcd=lambda loaded: MEMBERS) == 0
+    assert order == ["backup", *nodeadd.STEPS]
+
+
+def test_a_failed_backup_changes_no_host(hosts_ini, backups):
+    backups.side_effect = ActionableError("no etcd member answered")
+    runner, err = Mock(), io.StringIO()
+    assert nodeadd.add(_args(hosts_ini), runner=runner, out=io.StringIO(), err=err, ask_nodes=_asking(),
+                       ask_etcd=lambda loaded: MEMBERS) == 1
+    assert not runner.called
+    assert "no host was changed: the etcd backup taken before adding hosts failed: no etcd member answered" in \
+        err.getvalue()
+
+
 def test_a_failed_step_stops_the_run_and_says_how_to_go_on(hosts_ini):
     runner = Mock(side_effect=lambda d, step, hosts: _step(step, hosts, "node3" if step == "kubernetes" else None))
     out = io.StringIO()
@@ -136,13 +163,13 @@ def test_a_failed_step_stops_the_run_and_says_how_to_go_on(hosts_ini):
     assert "phase kubernetes failed on node3" in out.getvalue() and "run the same command again" in out.getvalue()
 
 
-def test_nothing_to_add_runs_nothing(hosts_ini):
+def test_nothing_to_add_runs_nothing(hosts_ini, backups):
     runner = Mock()
     out = io.StringIO()
     assert nodeadd.add(_args(hosts_ini), runner=runner, out=out, err=io.StringIO(),
                        ask_nodes=lambda loaded: _nodes("master", "node1", "node2", "node3"),
                        ask_etcd=lambda loaded: MEMBERS) == 0
-    assert not runner.called and "Nothing to add" in out.getvalue()
+    assert not runner.called and not backups.called and "Nothing to add" in out.getvalue()
 
 
 def test_a_refusal_exits_2_before_any_host_is_touched(hosts_ini):
