@@ -96,9 +96,9 @@ def test_node_list_sets_hosts_ini_against_the_cluster(cluster, capsys):
     assert {host: (row["state"], row["kubernetes"], row["etcd"]) for host, row in rows.items()} == {
         "master": ("member", "Ready", True), "node1": ("member", "Ready", False), "node2": ("member", "Ready", False)}
 
-    # node2 taken out of hosts.ini and a node3 put in: the cluster is asked, no host is touched.
+    # node2 taken out of hosts.ini and a node9 put in: the cluster is asked, no host is touched.
     original = cluster.hosts_ini.read_text()
-    edited = "\n".join(line.replace("node2", "node3", 1).replace(cluster.hosts["node2"], "192.0.2.33")
+    edited = "\n".join(line.replace("node2", "node9", 1).replace(cluster.hosts["node2"], "192.0.2.33")
                        if line.split()[:1] == ["node2"] else line for line in original.splitlines()) + "\n"
     cluster.hosts_ini.write_text(edited)
     try:
@@ -107,9 +107,9 @@ def test_node_list_sets_hosts_ini_against_the_cluster(cluster, capsys):
         cluster.hosts_ini.write_text(original)
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(("HOST", "not", "in "))}
-    assert lines["node3"].split()[1:4] == ["192.0.2.33", "kube-node", "-"] and "not yet added (no Node)" in lines["node3"]
+    assert lines["node9"].split()[1:4] == ["192.0.2.33", "kube-node", "-"] and "not yet added (no Node)" in lines["node9"]
     assert lines["node2"].split()[1:4] == [cluster.hosts["node2"], "-", "Ready"] and "not in hosts.ini" in lines["node2"]
-    assert "not members yet: node3." in out and "in the cluster but not in hosts.ini: node2." in out
+    assert "not members yet: node9." in out and "in the cluster but not in hosts.ini: node2." in out
 
 
 def test_control_plane_pods_run_on_the_master(cluster):
