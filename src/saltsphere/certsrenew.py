@@ -49,14 +49,7 @@ def confirm(loaded, ask, interactive, out, err) -> bool:
         return False
     print(f"Every leaf certificate is issued again from the same CAs: etcd restarts on {members} and the control "
           f"plane on {masters}, one host at a time; an etcd snapshot is taken first.", file=out)
-    try:
-        answer = ask("Renew them? (yes/no): ").strip().lower()
-    except EOFError:
-        answer = ""
-    if answer in ("yes", "y"):
-        return True
-    print("Nothing was changed.", file=out)
-    return False
+    return installer.confirmed(ask, "Renew them?", out)
 
 
 def summary(loaded, answers, taskbox, now) -> list:

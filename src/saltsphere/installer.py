@@ -312,6 +312,18 @@ def storage_help(vars_yml) -> str:
     return "\n".join(lines)
 
 
+def confirmed(ask, question, out) -> bool:
+    """``question`` answered yes; otherwise says that nothing was changed (end of input is a no)."""
+    try:
+        answer = ask(f"{question} (yes/no): ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer in ("yes", "y"):
+        return True
+    print("Nothing was changed.", file=out)
+    return False
+
+
 def storage_question(loaded, ask=input, out=None) -> bool:
     """The seed's question; True when the operator says the storage is configured."""
     out = out or sys.stdout

@@ -54,14 +54,7 @@ def confirm(loaded, plan, ask, interactive, out, err) -> bool:
     touched = f"; on {', '.join(plan['members'])} only /etc/hosts and the routes to the new pods change" \
         if plan["members"] else ""
     print(f"This installs Kubernetes on {hosts} and joins them to the cluster as workers{touched}.", file=out)
-    try:
-        answer = ask("Add them? (yes/no): ").strip().lower()
-    except EOFError:
-        answer = ""
-    if answer in ("yes", "y"):
-        return True
-    print("Nothing was changed.", file=out)
-    return False
+    return installer.confirmed(ask, "Add them?", out)
 
 
 def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monotonic, out=None, err=None,

@@ -17,7 +17,7 @@ import json
 import ssl
 import sys
 
-from saltsphere import inventory, pki, status
+from saltsphere import inventory, status
 from saltsphere.errors import ActionableError
 from saltsphere.inventory import ETCD, MASTER, NODE
 
@@ -32,11 +32,11 @@ def kubernetes_nodes(cluster) -> dict:
     """``{name: {"ready": bool, "ip": str, "roles": [...]}}`` from the first master whose API answers."""
     masters = cluster.role_members(MASTER)
     port = cluster.config.values["kube_apiserver_port"]
-    context = status._api_context(cluster)
+    context = status.api_context(cluster)
     errors = []
     for master in masters:
         try:
-            items = status._api_get(master.ip, port, context, "/api/v1/nodes").get("items", [])
+            items = status.api_get(master.ip, port, context, "/api/v1/nodes").get("items", [])
         except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
             errors.append(f"{master.name} ({master.ip}:{port}): {exc}")
             continue
@@ -57,13 +57,11 @@ def kubernetes_nodes(cluster) -> dict:
 
 def etcd_members(cluster, port=2379) -> dict:
     """``{name: [peer URLs]}`` from the first etcd host that answers."""
-    client = pki.admin_client(cluster.directory)
-    context = ssl.create_default_context(cafile=str(client["ca"]))
-    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    context = status.etcd_context(cluster)
     errors = []
     for member in cluster.role_members(ETCD):
         try:
-            code, body = status._etcd_request(member.ip, port, context, "POST", "/v3/cluster/member/list", body="{}")
+            code, body = status.etcd_request(member.ip, port, context, "POST", "/v3/cluster/member/list", body="{}")
             if code != 200:
                 raise ValueError(f"HTTP {code}: {body.strip()[:200]}")
             listing = json.loads(body).get("members", [])

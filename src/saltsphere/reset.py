@@ -75,14 +75,7 @@ def confirm(loaded, ask, interactive, out, err) -> bool:
         return False
     print(f"This removes Kubernetes, KubeSphere, every container image and etcd's data (the cluster's whole "
           f"state) from {len(loaded.hosts)} host(s) of {loaded.hosts_ini}: {hosts}.", file=out)
-    try:
-        answer = ask("Reset them? (yes/no): ").strip().lower()
-    except EOFError:
-        answer = ""
-    if answer in ("yes", "y"):
-        return True
-    print("Nothing was changed.", file=out)
-    return False
+    return installer.confirmed(ask, "Reset them?", out)
 
 
 def reset(args, *, runner=run_phase, ask=input, interactive=None, clock=time.monotonic, out=None, err=None) -> int:

@@ -16,7 +16,7 @@ from saltsphere.errors import ActionableError
 from saltsphere.storage import DEFAULT_ANNOTATION
 
 
-def _etcd_request(ip, port, context, method, path, body=None, timeout=5):
+def etcd_request(ip, port, context, method, path, body=None, timeout=5):
     conn = http.client.HTTPSConnection(ip, port, context=context, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
@@ -26,6 +26,14 @@ def _etcd_request(ip, port, context, method, path, body=None, timeout=5):
         conn.close()
 
 
+def etcd_context(cluster):
+    """TLS as the operators' etcd client."""
+    client = pki.admin_client(cluster.directory)
+    context = ssl.create_default_context(cafile=str(client["ca"]))
+    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    return context
+
+
 def etcd(cluster, port=2379) -> dict:
     """``{"healthy": bool, "members": int, "endpoints": {host: error or None}}``.
 
@@ -33,17 +41,15 @@ def etcd(cluster, port=2379) -> dict:
     ``members`` is the member count the cluster itself reports.
     """
     members = cluster.role_members("etcd")
-    client = pki.admin_client(cluster.directory)
-    context = ssl.create_default_context(cafile=str(client["ca"]))
-    context.load_cert_chain(str(client["cert"]), str(client["key"]))
+    context = etcd_context(cluster)
     endpoints, count = {}, 0
     for member in members:
         try:
-            status, body = _etcd_request(member.ip, port, context, "GET", "/health")
+            status, body = etcd_request(member.ip, port, context, "GET", "/health")
             healthy = status == 200 and str(json.loads(body).get("health")).lower() == "true"
             endpoints[member.name] = None if healthy else f"unhealthy: {body.strip()[:200]}"
             if healthy and not count:
-                _, listing = _etcd_request(member.ip, port, context, "POST", "/v3/cluster/member/list", body="{}")
+                _, listing = etcd_request(member.ip, port, context, "POST", "/v3/cluster/member/list", body="{}")
                 count = len(json.loads(listing).get("members", []))
         except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
             endpoints[member.name] = str(exc)
@@ -51,7 +57,7 @@ def etcd(cluster, port=2379) -> dict:
     return {"healthy": healthy, "members": count, "endpoints": endpoints}
 
 
-def _api_get(ip, port, context, path, timeout=5):
+def api_get(ip, port, context, path, timeout=5):
     conn = http.client.HTTPSConnection(ip, port, context=context, timeout=timeout)
     try:
         conn.request("GET", path)
@@ -64,7 +70,7 @@ def _api_get(ip, port, context, path, timeout=5):
         conn.close()
 
 
-def _api_context(cluster):
+def api_context(cluster):
     """TLS as the operators' Kubernetes client."""
     client = pki.admin_kubernetes_client(cluster.directory)
     context = ssl.create_default_context(cafile=str(client["ca"]))
@@ -82,14 +88,14 @@ def kubernetes(cluster) -> dict:
     """
     masters = cluster.role_members("kube-master")
     port = cluster.config.values["kube_apiserver_port"]
-    context = _api_context(cluster)
+    context = api_context(cluster)
     api, version, nodes = {}, None, {}
     for master in masters:
         try:
-            info = _api_get(master.ip, port, context, "/version")
+            info = api_get(master.ip, port, context, "/version")
             if version is None:
                 version = info.get("gitVersion")
-                for item in _api_get(master.ip, port, context, "/api/v1/nodes").get("items", []):
+                for item in api_get(master.ip, port, context, "/api/v1/nodes").get("items", []):
                     ready = any(c.get("type") == "Ready" and c.get("status") == "True"
                                 for c in item.get("status", {}).get("conditions", []))
                     nodes[item["metadata"]["name"]] = "Ready" if ready else "NotReady"
@@ -108,11 +114,11 @@ def storage(cluster) -> dict:
     The first master that answers is asked; when none does, ``error`` says why.
     """
     port = cluster.config.values["kube_apiserver_port"]
-    context = _api_context(cluster)
+    context = api_context(cluster)
     errors = []
     for master in cluster.role_members("kube-master"):
         try:
-            listing = _api_get(master.ip, port, context, "/apis/storage.k8s.io/v1/storageclasses")
+            listing = api_get(master.ip, port, context, "/apis/storage.k8s.io/v1/storageclasses")
         except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
             errors.append(f"{master.name}: {exc}")
             continue
@@ -137,11 +143,11 @@ def kubesphere(cluster) -> dict:
     from saltsphere import kubesphere as ks
 
     port = cluster.config.values["kube_apiserver_port"]
-    context = _api_context(cluster)
+    context = api_context(cluster)
     path = f"/api/v1/namespaces/{ks.NAMESPACE}/services/ks-console"
     for master in cluster.role_members("kube-master"):
         try:
-            service = _api_get(master.ip, port, context, path)
+            service = api_get(master.ip, port, context, path)
         except (OSError, ssl.SSLError, http.client.HTTPException, ValueError):
             continue
         node_port = next((p["nodePort"] for p in service.get("spec", {}).get("ports", []) if p.get("nodePort")), None)

@@ -357,8 +357,8 @@ def test_status_finds_the_console_through_its_service(write_cluster, tmp_path, m
             raise ValueError(f"GET {path} answered HTTP 404")
         return answers[ip]
 
-    monkeypatch.setattr(status, "_api_context", lambda c: None)
-    monkeypatch.setattr(status, "_api_get", api_get)
+    monkeypatch.setattr(status, "api_context", lambda c: None)
+    monkeypatch.setattr(status, "api_get", api_get)
     monkeypatch.setattr(kubesphere, "console_problem", lambda url: problem)
     assert status.kubesphere(loaded) == expected
     assert asked == ["/api/v1/namespaces/kubesphere-system/services/ks-console"]

@@ -64,12 +64,12 @@ def test_table_and_json(loaded):
 
 
 def test_a_cluster_that_does_not_answer_is_named(loaded, monkeypatch):
-    monkeypatch.setattr(nodes.status, "_api_context", lambda c: None)
+    monkeypatch.setattr(nodes.status, "api_context", lambda c: None)
 
     def refuse(ip, port, context, path, timeout=5):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(nodes.status, "_api_get", refuse)
+    monkeypatch.setattr(nodes.status, "api_get", refuse)
     with pytest.raises(ActionableError, match=r"no Kubernetes API server of \[kube-master\] answered: "
                                               r"master \(192.168.0.1:6443\): .*Connection refused"):
         nodes.kubernetes_nodes(loaded)

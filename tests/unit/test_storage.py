@@ -364,8 +364,8 @@ def test_status_lists_the_classes_and_the_default(seed_cluster, monkeypatch):
         {"metadata": {"name": "manual"}},
     ]}
     asked = []
-    monkeypatch.setattr(status, "_api_context", lambda loaded: None)
-    monkeypatch.setattr(status, "_api_get", lambda ip, port, context, path: asked.append((ip, path)) or listing)
+    monkeypatch.setattr(status, "api_context", lambda loaded: None)
+    monkeypatch.setattr(status, "api_get", lambda ip, port, context, path: asked.append((ip, path)) or listing)
     assert status.storage(seed_cluster) == {"default_class": "nfs-server", "classes": ["local", "manual", "nfs-server"]}
     assert asked == [("192.168.0.1", "/apis/storage.k8s.io/v1/storageclasses")]
 
@@ -374,8 +374,8 @@ def test_status_says_why_when_no_master_answers(seed_cluster, monkeypatch):
     def refuse(*args):
         raise ConnectionRefusedError("connection refused")
 
-    monkeypatch.setattr(status, "_api_context", lambda loaded: None)
-    monkeypatch.setattr(status, "_api_get", refuse)
+    monkeypatch.setattr(status, "api_context", lambda loaded: None)
+    monkeypatch.setattr(status, "api_get", refuse)
     report = status.storage(seed_cluster)
     assert (report["default_class"], report["classes"]) == (None, [])
     assert "master: connection refused" in report["error"]
