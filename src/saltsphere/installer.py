@@ -202,6 +202,11 @@ def salt_run() -> str:
     return str(sibling) if sibling.exists() else shutil.which("salt-run") or "salt-run"
 
 
+def salt_ssh() -> str:
+    sibling = Path(sys.executable).parent / "salt-ssh"
+    return str(sibling) if sibling.exists() else shutil.which("salt-ssh") or "salt-ssh"
+
+
 def run_group(argv, cwd, timeout, grace=KILL_GRACE):
     """Run ``argv`` in a process group of its own: ``(returncode, stdout, stderr)``, returncode None on timeout.
 

@@ -1,9 +1,13 @@
 """``saltsphere plan``: what an install would change, host by host and phase by phase, changing nothing.
 
-The preflight, then every phase of the orchestration in the install's order,
-each as ``salt-run state.orchestrate kubesphere.<phase> test=True``; one table
-per phase (:mod:`saltsphere.planreport`), then the hosts and phases that would
-change.
+The preflight (``salt-run state.orchestrate kubesphere.preflight``), then
+every host's states at once under ``test=True`` (``salt-ssh '*' state.apply
+test=True``: the same roles the orchestration's phases apply, each state
+once); the states are told apart by their role, one table per phase in the
+install's order (:mod:`saltsphere.planreport`), then the hosts and phases
+that would change.  One run instead of a run per phase: every salt-ssh call
+costs seconds before any state runs, and under ``test=True`` no phase waits
+for an earlier one.
 
 The hosts' pillar needs what the prepare step makes on the taskbox
 (certificates, secrets, the signed package index, a bundle server), yet a plan
@@ -126,30 +130,65 @@ def _run_phase(directory, phase):
     return installer.run_phase(directory, phase, timeout=PHASE_TIMEOUT, test=True)
 
 
-def plan_phases(directory, hosts, runner=_run_phase, clock=time.monotonic, report=None) -> list:
-    """Every phase's dry run in order (:class:`planreport.PhasePlan` each); ``report(plan)`` as each ends.
+def _run_states(directory):
+    """Every host's states under ``test=True`` in one salt-ssh call: ``(returncode, stdout, stderr)``."""
+    directory = Path(directory)
+    argv = [installer.salt_ssh(), "--saltfile", str(directory / "Saltfile"), "--out=json", "--static", "*",
+            "state.apply", "test=True"]
+    return installer.run_group(argv, directory, PHASE_TIMEOUT)
 
-    A failed preflight ends the plan (as it ends the install); a later phase
-    that would fail does not: the next ones are still planned.
+
+def phase_targets(loaded) -> dict:
+    """``{phase: [hosts]}``: the hosts each phase after the preflight applies its role to, as the top file does."""
+    masters = [h.name for h in loaded.role_members("kube-master")]
+    kubernetes = [name for name, h in loaded.hosts.items() if {"kube-master", "kube-node"} & set(h.roles)]
+    etcd = [h.name for h in loaded.role_members("etcd")]
+    every = [name for name in loaded.hosts if name in kubernetes or name in etcd]
+    return {"os": every, "etcd": etcd, "containerd": kubernetes, "kubernetes": kubernetes, "network": kubernetes,
+            "storage": kubernetes, "ks": masters[:1]}
+
+
+def plan_phases(directory, hosts, runner=_run_phase, clock=time.monotonic, report=None, targets=None,
+                states_runner=_run_states, announce=None) -> list:
+    """The preflight, then every phase's dry run (:class:`planreport.PhasePlan` each); ``report(plan)`` as each is known.
+
+    A failed preflight ends the plan (as it ends the install); a phase that
+    would fail does not hide the others.  ``targets`` ({phase: hosts}) places
+    a host whose states did not run at all under the phases it belongs to;
+    ``announce(seconds)`` is told how long the hosts' states took.
     """
-    plans = []
-    for phase in installer.PHASES:
-        started = clock()
-        returncode, stdout, stderr = runner(directory, phase)
-        plans.append(planreport.phase_plan(phase, returncode, stdout, stderr, hosts, clock() - started))
+    started = clock()
+    returncode, stdout, stderr = runner(directory, "preflight")
+    plans = [planreport.phase_plan("preflight", returncode, stdout, stderr, hosts, clock() - started)]
+    if report:
+        report(plans[0])
+    if not plans[0].ok:
+        return plans
+    started = clock()
+    returncode, stdout, stderr = states_runner(directory)
+    if announce:
+        announce(clock() - started)
+    phases = planreport.states_plans(installer.PHASES[1:], returncode, stdout, stderr, hosts, targets or {})
+    for plan in phases:
+        plans.append(plan)
         if report:
-            report(plans[-1])
-        if phase == "preflight" and not plans[-1].ok:
-            break
+            report(plan)
     return plans
 
 
-def run(loaded, *, as_json=False, runner=_run_phase, probe_for=salt_probe, clock=time.monotonic, out=None,
-        err=None) -> int:
+def run(loaded, *, as_json=False, runner=_run_phase, states_runner=_run_states, probe_for=salt_probe,
+        clock=time.monotonic, out=None, err=None) -> int:
     """The plan of ``loaded``, printed; 0 when it ran cleanly (changes or not), 1 when something would fail."""
     out, err = out or sys.stdout, err or sys.stderr
     hosts = list(loaded.hosts)
     total = len(installer.PHASES)
+
+    took = {}
+
+    def announce(seconds):
+        took["states"] = seconds
+        if not as_json:
+            print(f"Every host's states under test=True, in one salt-ssh run: {seconds:.0f} s", file=out, flush=True)
 
     def report(plan):
         if not as_json:
@@ -163,12 +202,15 @@ def run(loaded, *, as_json=False, runner=_run_phase, probe_for=salt_probe, clock
                          else f"the cluster directory {space.directory}")
                 print(f"Plan for {loaded.hosts_ini} ({where}); every state runs with test=True.", file=out,
                       flush=True)
-            plans = plan_phases(space.directory, hosts, runner, clock, report)
+            plans = plan_phases(space.directory, hosts, runner, clock, report, phase_targets(loaded),
+                                states_runner, announce)
     except ActionableError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_FAILED
     if as_json:
-        print(json.dumps(planreport.as_dict(plans, hosts, space.made, space.throwaway), indent=2), file=out)
+        report_data = planreport.as_dict(plans, hosts, space.made, space.throwaway)
+        report_data["states_seconds"] = round(took["states"], 1) if "states" in took else None
+        print(json.dumps(report_data, indent=2), file=out)
     else:
         print("\n".join(planreport.summary_lines(plans, hosts, space.made, space.throwaway)), file=out)
     ok = len(plans) == total and all(plan.ok for plan in plans)

@@ -1,6 +1,8 @@
 """What a dry run of the orchestration would do, host by host and phase by phase, for people and as JSON.
 
-Read from ``salt-run state.orchestrate kubesphere.<phase> test=True``.  A
+Read from ``salt-run state.orchestrate kubesphere.preflight test=True`` and
+from one ``salt-ssh '*' state.apply test=True``, whose states are told apart
+by their role (``__sls__``: ``kubernetes.kubelet`` is the kubernetes phase).  A
 state *would change* when it returned ``result: None`` (Salt's answer under
 ``test=True`` for something it would do: a service it would start, a command
 it would run) or predicted changes.  Only names reach the report: state ids,
@@ -39,7 +41,8 @@ class PhasePlan:
     phase: str
     result: installer.PhaseResult
     hosts: dict = field(default_factory=dict)       # {host: HostPlan}
-    seconds: float = 0.0
+    # None: planned in the same run as the phase before it.
+    seconds: float | None = 0.0
 
     @property
     def ok(self) -> bool:
@@ -50,7 +53,8 @@ class PhasePlan:
         return [name for name, host in self.hosts.items() if host.states]
 
     def as_dict(self) -> dict:
-        return {"phase": self.phase, "ok": self.ok, "seconds": round(self.seconds, 1),
+        return {"phase": self.phase, "ok": self.ok,
+                "seconds": round(self.seconds, 1) if self.seconds is not None else None,
                 "comment": self.result.comment, "preflight_failures": list(self.result.rows),
                 "hosts": {name: host.as_dict() for name, host in self.hosts.items()}}
 
@@ -125,6 +129,65 @@ def phase_plan(phase, returncode, stdout, stderr, hosts=(), seconds=0.0) -> Phas
     return PhasePlan(phase, result, ordered, seconds)
 
 
+def _phase_of(state, phases):
+    role = str(state.get("__sls__", "")).split(".", 1)[0]
+    return role if role in phases else None
+
+
+def _states_failed(returncode, stdout, stderr, what) -> str:
+    tail = (stderr or stdout or "").strip()[-1500:]
+    if returncode is None:
+        return tail
+    return f"{what} printed no result (exit {returncode}): {tail}"
+
+
+def states_plans(phases, returncode, stdout, stderr, hosts=(), targets=None) -> list:
+    """A :class:`PhasePlan` for each of ``phases`` from one run of every host's states under ``test=True``.
+
+    Each state counts under its role's phase (states of no phase's role, such
+    as the wipe of salt-ssh's run files, are not shown).  A host that returned
+    no states at all (unreachable, a render error) is a failure of the first
+    phase whose ``targets`` ({phase: hosts}) name it.
+    """
+    targets = targets or {}
+    try:
+        data = installer.parse_json_stream(stdout)
+    except ValueError:
+        data = {}
+    if not data or returncode is None:
+        result = installer.PhaseResult(ok=False, comment=_states_failed(returncode, stdout, stderr, "salt-ssh"))
+        return [PhasePlan(phases[0], result, {}, None)] + [
+            PhasePlan(phase, installer.PhaseResult(ok=False, comment="not planned: " + result.comment), {}, None)
+            for phase in phases[1:]]
+    split = {phase: {} for phase in phases}
+    for host, states in data.items():
+        entries = {key: s for key, s in states.items() if isinstance(s, dict) and "result" in s} \
+            if isinstance(states, dict) else {}
+        if not entries:
+            phase = next((p for p in phases if host in targets.get(p, ())), phases[0])
+            split[phase][host] = host_plan(states)
+            continue
+        by_phase = {}
+        for key, state in entries.items():
+            phase = _phase_of(state, phases)
+            if phase:
+                by_phase.setdefault(phase, {})[key] = state
+        for phase, own in by_phase.items():
+            split[phase][host] = host_plan(own)
+    plans = []
+    for phase in phases:
+        found = split[phase]
+        ordered = {name: found[name] for name in hosts if name in found}
+        ordered.update({name: plan for name, plan in found.items() if name not in ordered})
+        failed = tuple(name for name, plan in ordered.items() if plan.failures)
+        first = next((f"{name}: {sid}: {comment}" for name in failed for sid, comment in ordered[name].failures), "")
+        result = installer.PhaseResult(ok=not failed, done=tuple(n for n in ordered if n not in failed),
+                                       failed=failed, comment=first)
+        # One run for every phase: its time is the run's, not the phase's.
+        plans.append(PhasePlan(phase, result, ordered, None))
+    return plans
+
+
 # --- for people ------------------------------------------------------------------------------------------
 
 
@@ -141,7 +204,8 @@ def phase_lines(plan: PhasePlan, index, total) -> list:
         what = f"{len(plan.result.done)} host(s) passed, {len(plan.result.failed)} failed"
     else:
         what = f"{len(plan.changing)} of {len(plan.hosts)} host(s) would change"
-    head = f"[{index}/{total}] {plan.phase:<11} {verdict:<7} {what}   {plan.seconds:.0f} s"
+    took = f"   {plan.seconds:.0f} s" if plan.seconds is not None else ""
+    head = f"[{index}/{total}] {plan.phase:<11} {verdict:<7} {what}{took}"
     lines = [head]
     if plan.hosts and plan.phase != "preflight":
         rows = [("HOST", "CHANGES", "SERVICES", "FILES")]

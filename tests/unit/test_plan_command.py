@@ -1,8 +1,8 @@
 """`saltsphere plan` and `install --dry-run`: dry-run returns read into tables, and a plan that changes nothing.
 
-salt-run is replaced by a stand-in returning what `state.orchestrate
-kubesphere.<phase> test=True` returns; everything on the taskbox is real (the
-prepare step, its certificates and gpg, the bundle server).
+salt-run and salt-ssh are replaced by stand-ins returning what `state.orchestrate
+kubesphere.preflight test=True` and `state.apply test=True` return; everything on
+the taskbox is real (the prepare step, its certificates and gpg, the bundle server).
 """
 
 import gzip
@@ -28,10 +28,10 @@ HOSTS = ("master", "node1", "node2")
 SECRET_KEY = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n"
 
 
-def _state(sid, result=None, changes=None, module="file", fun="managed", name=None, run_num=0, comment=""):
+def _state(sid, result=None, changes=None, module="file", fun="managed", name=None, run_num=0, comment="", sls=None):
     return f"{module}_|-{sid}_|-{name or sid}_|-{fun}", {
         "__id__": sid, "name": name or sid, "result": result, "changes": changes or {}, "comment": comment,
-        "__run_num__": run_num, "duration": 1.0}
+        "__run_num__": run_num, "duration": 1.0, "__sls__": sls or sid.split("-")[0] + ".init"}
 
 
 def _step(sid, ret=None, result=None, comment="States ran successfully.", run_num=0):
@@ -143,6 +143,51 @@ def test_a_host_that_returned_no_states_is_a_failure():
                                                              "to host")]
 
 
+def test_one_run_of_every_hosts_states_is_split_by_role_into_the_phases():
+    data = _highstate()
+    data["master"].update([_state("estate-own-file-managed", name="/etc/own.conf", changes={"diff": "x"},
+                                  sls="estate.own", run_num=40)])
+    plans = planreport.states_plans(installer.PHASES[1:], 0, json.dumps(data), "", HOSTS)
+    assert [p.phase for p in plans] == list(installer.PHASES[1:])
+    by_phase = {p.phase: p for p in plans}
+    assert by_phase["containerd"].hosts["master"].services == ["containerd"]
+    assert by_phase["containerd"].changing == ["master"] and list(by_phase["containerd"].hosts) == list(HOSTS)
+    assert list(by_phase["etcd"].hosts) == ["master"], "a phase lists the hosts that have its role's states"
+    assert by_phase["os"].hosts["master"].states == ["os-file-managed"]
+    shown = [sid for p in plans for host in p.hosts.values() for sid in host.states]
+    assert "estate-own-file-managed" not in shown and not any(sid.startswith("transport") for sid in shown)
+    assert all(p.ok and p.seconds is None for p in plans)
+    assert "   " not in planreport.phase_lines(by_phase["os"], 2, 8)[0].split("would change")[1], "no time of its own"
+
+
+def test_a_host_that_returned_no_states_fails_the_first_phase_it_belongs_to():
+    data = _highstate()
+    data["node2"] = {"_error": "ssh: connect to host 192.168.0.3 port 22: No route to host", "retcode": 255}
+    targets = {"os": list(HOSTS), "etcd": ["master"], "containerd": list(HOSTS)}
+    plans = {p.phase: p for p in planreport.states_plans(installer.PHASES[1:], 2, json.dumps(data), "", HOSTS,
+                                                         targets)}
+    assert not plans["os"].ok and plans["os"].result.failed == ("node2",)
+    assert plans["os"].hosts["node2"].failures == [("(the host)", "ssh: connect to host 192.168.0.3 port 22: No "
+                                                                  "route to host")]
+    assert plans["containerd"].ok and "node2" not in plans["containerd"].hosts
+
+
+def test_salt_ssh_stopped_or_silent_fails_every_phase_with_its_words():
+    plans = planreport.states_plans(installer.PHASES[1:], None, "", "salt-ssh did not finish within 900 s", HOSTS)
+    assert not any(p.ok for p in plans)
+    assert plans[0].result.comment == "salt-ssh did not finish within 900 s"
+    assert plans[1].result.comment.startswith("not planned: ")
+    plans = planreport.states_plans(installer.PHASES[1:], 2, "", "Permission denied (publickey)", HOSTS)
+    assert plans[0].result.comment == "salt-ssh printed no result (exit 2): Permission denied (publickey)"
+
+
+def test_phase_targets_follow_the_roles_as_the_top_file_does(write_cluster):
+    loaded = cluster.load(str(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML)))
+    targets = plan.phase_targets(loaded)
+    assert targets["etcd"] == ["master"] and targets["ks"] == ["master"]
+    assert targets["os"] == targets["kubernetes"] == ["master", "node1", "node2"]
+
+
 # --- the whole plan ------------------------------------------------------------------------------------------
 
 
@@ -177,20 +222,46 @@ def _no_ca_anywhere(directory, loaded):
     return lambda paths: {name: {path: None for path in paths} for name in loaded.hosts}
 
 
+def _highstate(master_extra=()):
+    """What fresh hosts' ``state.apply test=True`` returns: master would change in every role, the nodes in none."""
+    master = dict(_state(sid, result, changes, module, fun, name, run_num, comment, sls="containerd.init")
+                  for sid, (result, changes, module, fun, name, run_num, comment) in (
+                      (st["__id__"], (st["result"], st["changes"], key.split("_|-")[0], key.split("_|-")[-1],
+                                      st["name"], st["__run_num__"], st["comment"]))
+                      for key, st in FRESH["master"].items()) if not sid.startswith("transport"))
+    master.update([_state("transport-wipe-saltsphere-transport-wiped", True, module="saltsphere_transport",
+                          fun="wiped")])
+    for number, phase in enumerate(("os", "etcd", "kubernetes", "network", "storage", "ks"), 10):
+        master.update([_state(f"{phase}-file-managed", changes={"diff": "New file"}, name=f"/etc/{phase}.conf",
+                              run_num=number)])
+    master.update(master_extra)
+    node = dict(_state(f"{phase}-file-managed", True, name=f"/etc/{phase}.conf", run_num=number)
+                for number, phase in enumerate(("os", "containerd", "kubernetes", "network", "storage")))
+    return {"master": master, "node1": node, "node2": dict(node)}
+
+
 class Runner:
-    """salt-run's stand-in: every phase's dry run; records where it ran and what it found there."""
+    """salt-run's and salt-ssh's stand-in: the preflight and the hosts' states; records where each ran."""
 
     def __init__(self, returns=None):
         self.returns = returns or {}
         self.calls = []
 
-    def __call__(self, directory, phase):
+    def _record(self, directory, phase):
         state = Path(directory) / ".saltsphere"
         self.calls.append({"directory": Path(directory), "phase": phase,
                            "saltfile": (Path(directory) / "Saltfile").is_file(),
                            "served": serve.running(state) is not None, "pki": (state / "pki").is_dir()})
-        data = self.returns.get(phase) or (_preflight() if phase == "preflight" else _containerd_phase())
+
+    def __call__(self, directory, phase):
+        self._record(directory, phase)
+        data = self.returns.get(phase) or _preflight()
         return data.get("retcode", 0), json.dumps(data), ""
+
+    def states(self, directory):
+        self._record(directory, "states")
+        data = self.returns.get("states") or _highstate()
+        return (1 if "failing" in self.returns else 0), json.dumps(data), ""
 
 
 SERVER_FILES = ("bundle-server.lock", "bundle-server.log")
@@ -206,7 +277,8 @@ def _snapshot(directory):
 
 
 def _run(hosts_ini, runner, probe_for=_no_ca_anywhere, as_json=False):
-    return plan.run(cluster.load(str(hosts_ini)), as_json=as_json, runner=runner, probe_for=probe_for)
+    return plan.run(cluster.load(str(hosts_ini)), as_json=as_json, runner=runner, states_runner=runner.states,
+                    probe_for=probe_for)
 
 
 def test_fresh_hosts_are_planned_on_a_throwaway_copy_that_goes_afterwards(seed, capsys):
@@ -214,7 +286,7 @@ def test_fresh_hosts_are_planned_on_a_throwaway_copy_that_goes_afterwards(seed, 
     before = _snapshot(hosts_ini.parent)
     runner = Runner()
     assert _run(hosts_ini, runner) == plan.EXIT_OK
-    assert [call["phase"] for call in runner.calls] == list(installer.PHASES)
+    assert [call["phase"] for call in runner.calls] == ["preflight", "states"]
     where = runner.calls[0]["directory"]
     assert where != hosts_ini.parent and not where.exists(), "the throwaway copy is removed afterwards"
     assert all(call["saltfile"] and call["served"] and call["pki"] for call in runner.calls)
@@ -282,17 +354,16 @@ def test_a_failed_preflight_ends_the_plan_and_a_failing_phase_does_not(seed, cap
     assert [call["phase"] for call in runner.calls] == ["preflight"]
     assert "node2 swap: swap is on" in capsys.readouterr().out
 
-    failing = _orchestrate(_prepared(), _step("kubesphere-etcd-salt-state-master", result=False,
-                                              comment="Run failed on minions: master", ret={"master": dict([
-                                                  _state("etcd-config-saltsphere-certs-ca-kept", False,
-                                                         module="saltsphere_certs", fun="ca_kept",
-                                                         comment="/etc/etcd/pki/ca.crt holds another CA")])}),
-                           retcode=1)
-    runner = Runner({"etcd": failing})
+    failing = _highstate([_state("etcd-config-saltsphere-certs-ca-kept", False, module="saltsphere_certs",
+                                 fun="ca_kept", comment="/etc/etcd/pki/ca.crt holds another CA", run_num=30)])
+    runner = Runner({"states": failing, "failing": True})
     assert _run(hosts_ini, runner) == plan.EXIT_FAILED
-    assert [call["phase"] for call in runner.calls] == list(installer.PHASES)
+    assert [call["phase"] for call in runner.calls] == ["preflight", "states"]
     out = capsys.readouterr().out
     assert "[3/8] etcd        FAILED" in out and "Would FAIL in: etcd." in out
+    assert "    would FAIL on master: etcd-config-saltsphere-certs-ca-kept: /etc/etcd/pki/ca.crt holds another CA" \
+        in out
+    assert "[4/8] containerd  ok      1 of 3 host(s) would change" in out, "the other phases are still planned"
 
 
 def test_the_plan_as_json(seed, capsys):
