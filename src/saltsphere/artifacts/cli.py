@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+from saltsphere import releases
 from saltsphere.artifacts import debian_source, fetch, manifest
 
 DEFAULT_OUT = Path("/var/lib/saltsphere/bundle")
@@ -39,7 +40,7 @@ def register(subparsers):
                           help=f"the bundle directory (default: {DEFAULT_OUT})")
     download.add_argument("--cache", type=Path, default=fetch.CACHE_ROOT, metavar="DIR",
                           help=f"where release archives and checksum files are kept (default: {fetch.CACHE_ROOT})")
-    for component, flag in fetch.OVERRIDE_FLAGS.items():
+    for component, flag in releases.OVERRIDE_FLAGS.items():
         download.add_argument(flag, dest=f"{component}_version", metavar="VERSION",
                               help=f"the {component} version to fetch instead of the version table's")
     download.set_defaults(func=cmd_fetch)
@@ -67,7 +68,7 @@ def cmd_build(args):
 
 
 def cmd_fetch(args):
-    overrides = {component: getattr(args, f"{component}_version") for component in fetch.COMPONENTS}
+    overrides = {component: getattr(args, f"{component}_version") for component in releases.COMPONENTS}
     result = fetch.fetch(args.out, args.kube_version, args.arch, overrides, cache_dir=args.cache, log=_log)
     for entry in result.files:
         print(f"{entry.path}\t{entry.version}\t{entry.size}\t{entry.sha256}")
