@@ -1,10 +1,14 @@
 """The bill of materials: one list of what a cluster takes from its bundle."""
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from saltsphere import bom, config, kubesphere, storage
 
 DEFAULTS = config.defaults()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def values(**changes) -> dict:
@@ -25,6 +29,20 @@ def values(**changes) -> dict:
 ])
 def test_references_are_compared_as_containerd_names_them(ref, normalized):
     assert bom.normalize(ref) == normalized
+
+
+@pytest.mark.parametrize("ref", [
+    "redis:5.0.14-alpine", "docker.io/library/redis:5.0.14-alpine", "kubesphere/ks-console:v3.4.1",
+    "calico/node:v3.17.6", "k8s.gcr.io/pause:3.2", "localhost:5000/ks-console:v3.4.1", "busybox",
+    "quay.io/k8scsi/csi-attacher@sha256:abc",
+])
+def test_the_hosts_name_images_as_the_bill_does(ref):
+    # Host modules import Salt and the standard library only, so containerd's module keeps its own copy.
+    spec = importlib.util.spec_from_file_location(
+        "saltsphere_containerd_module", REPO / "extension_modules" / "modules" / "saltsphere_containerd.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.normalize_name(ref) == bom.normalize(ref)
 
 
 def test_the_default_cluster_needs_kubernetes_calico_and_kubesphere():
