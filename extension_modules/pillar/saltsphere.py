@@ -20,7 +20,7 @@ import logging
 import salt.roster
 
 try:
-    from saltsphere import calico, cluster, etcdrestore, kube, kubesphere, pki, storage
+    from saltsphere import bom, calico, cluster, etcdrestore, kube, kubesphere, pki, storage
     from saltsphere.errors import ActionableError
 
     HAS_SALTSPHERE = True
@@ -76,7 +76,8 @@ def ext_pillar(minion_id, pillar, *args, **kwargs):
     if kubernetes_pki:
         own.update(kube.host_pillar(loaded, spec, kubernetes_pki, bundle))
     try:
-        own.update(calico.host_pillar(loaded, spec, bundle))
+        missing = bom.of_cluster(loaded).missing(bom.held_refs(bundle.get("files", {})), bom.NETWORK)
+        own.update(calico.host_pillar(loaded, spec, missing))
         own.update(storage.host_pillar(loaded, spec))
         own.update(kubesphere.host_pillar(loaded, spec))
         if phase == "etcd_restore":

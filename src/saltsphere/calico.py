@@ -10,18 +10,19 @@ manifest; calico-node then writes each host's CNI configuration itself.
 """
 
 import json
-import re
 
 import yaml
 
+from saltsphere import releases
 from saltsphere.inventory import MASTER
 
-# Calico releases tested against each Kubernetes minor (calico v3.17 and v3.18
-# are tested against 1.18 to 1.20); the objects below are those of v3.17.
-CALICO_VERSION = {(1, 20): "v3.17.6"}
+# The releases whose objects are built below (those of v3.17's calico.yaml); a
+# bundle may carry the images of the others that releases.CALICO pairs.
+RENDERED = ("v3.17.6",)
 IMAGE_REPOSITORY = "docker.io/calico"
 # What v3.17's calico.yaml runs: the CNI installer, the node agent, the
-# controllers, and the flexvolume driver that gives pods the policy sync socket.
+# controllers, and the flexvolume driver that gives pods the policy sync
+# socket.  A bundle carries the same four images of every paired release.
 COMPONENTS = ("cni", "node", "kube-controllers", "pod2daemon-flexvol")
 
 NAMESPACE = "kube-system"
@@ -52,17 +53,7 @@ CNI_BIN_DIR = "/usr/lib/cni"
 # kubelet's default volume plugin directory: the flexvolume driver goes there.
 FLEXVOL_DIR = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec/nodeagent~uds"
 
-_KUBE_MINOR = re.compile(r"^v?(\d+)\.(\d+)(?:\.|$)")
-
-
-def version_for(kube_version: str) -> str | None:
-    """The calico release paired with ``kube_version`` (``v1.20.2``), or None when there is none."""
-    match = _KUBE_MINOR.match(kube_version or "")
-    return CALICO_VERSION.get(tuple(int(part) for part in match.groups())) if match else None
-
-
-def _check_version(version):
-    known = sorted(set(CALICO_VERSION.values()))
+def _check_version(version, known):
     if version not in known:
         raise ValueError(f"calico {version} is not a release saltsphere installs (known: {', '.join(known)})")
 
@@ -73,7 +64,7 @@ def _image(component, version) -> str:
 
 def images(version) -> list[str]:
     """Every image calico ``version`` runs, as containerd names it."""
-    _check_version(version)
+    _check_version(version, sorted(set(releases.CALICO.values())))
     return [_image(component, version) for component in COMPONENTS]
 
 
@@ -381,7 +372,7 @@ def objects(pod_subnet, version, mtu=1440, ipip="Always", cni_bin_dir="/opt/cni/
     the default pool's IP-in-IP mode; ``cni_bin_dir`` where the hosts'
     container runtime looks for CNI plugins, where calico puts its own.
     """
-    _check_version(version)
+    _check_version(version, RENDERED)
     if ipip not in IPIP_MODES:
         raise ValueError(f"ipip mode {ipip!r} is not one of {', '.join(IPIP_MODES)}")
     return [
@@ -409,30 +400,28 @@ def dump(objects) -> str:
 # --- the bundle and the pillar ------------------------------------------------------
 
 
-def _normalized(ref) -> str:
-    # docker.io/calico/node, calico/node and docker.io/library/x, x name the same images.
-    for prefix in ("docker.io/", "library/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-    return ref
+def unsupported(kube_version) -> str | None:
+    """Why calico cannot be installed with ``kube_version``, or None when it can."""
+    if releases.calico_version(kube_version) in RENDERED:
+        return None
+    known = ", ".join(f"{major}.{minor}" for (major, minor), paired in sorted(releases.CALICO.items())
+                      if paired in RENDERED)
+    return (f"saltsphere installs calico with Kubernetes {known} only, and kube_version is {kube_version}; "
+            "set kube_network_plugin: bridge in vars.yml")
 
 
-def bundle_has_images(bundle_files: dict, version) -> list[str]:
-    """The images of calico ``version`` that ``bundle_files`` (the bundle pillar's ``files``) lacks."""
-    held = {_normalized(entry.get("ref") or "") for entry in bundle_files.values() if entry.get("kind") == "image"}
-    return [image for image in images(version) if _normalized(image) not in held]
+def host_pillar(cluster, spec, missing_images) -> dict:
+    """``saltsphere:calico`` of one host: the manifest and the images the bundle lacks, for the first master only.
 
-
-def host_pillar(cluster, spec, bundle) -> dict:
-    """``saltsphere:calico`` of one host: the manifest and the images the bundle lacks, for the first master only."""
+    ``missing_images``: the network images of the cluster's bill of materials
+    (``saltsphere.bom``) that its bundle does not hold.
+    """
     config = cluster.config.values
     if config["kube_network_plugin"] != "calico" or spec.name != cluster.role_members(MASTER)[0].name:
         return {}
-    version = version_for(config["kube_version"])
-    if version is None:
-        known = ", ".join(f"{major}.{minor}" for major, minor in sorted(CALICO_VERSION))
-        return {"calico": {"error": f"saltsphere pairs calico with Kubernetes {known} only, and kube_version is "
-                                    f"{config['kube_version']}; set kube_network_plugin: bridge in vars.yml"}}
+    problem = unsupported(config["kube_version"])
+    if problem:
+        return {"calico": {"error": problem}}
+    version = releases.calico_version(config["kube_version"])
     manifest = dump(objects(config["kube_pods_subnet"], version, cni_bin_dir=CNI_BIN_DIR))
-    return {"calico": {"version": version, "manifest": manifest,
-                       "missing_images": bundle_has_images(bundle.get("files", {}), version)}}
+    return {"calico": {"version": version, "manifest": manifest, "missing_images": list(missing_images)}}

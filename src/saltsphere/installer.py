@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from saltsphere import cluster, clusterdir, kube, kubesphere, storage
+from saltsphere import bom, cluster, clusterdir, kube, kubesphere
 from saltsphere import config as cfg
 from saltsphere.errors import ActionableError
 from saltsphere.inventory import ETCD, MASTER, NODE, ROLES
@@ -509,8 +509,8 @@ def _install(args, hosts_ini, *, runner, ask, probe, clock, sleep, out, err, dry
     bundle = kube.bundle_manifest(config["artifact_bundle"])
     if args.multi_node and not args.yes and not storage_question(loaded, ask, out):
         return EXIT_OK
-    masters = len(loaded.role_members(MASTER))
-    missing = kubesphere.missing_images(config, bundle, storage.images(config), masters=masters)
+    bill = bom.of_cluster(loaded)
+    missing = bill.missing(bom.held_refs(bundle.files), bom.STORAGE, bom.KUBESPHERE)
     if missing:
         print(f"warning: the bundle {config['artifact_bundle']} lacks {len(missing)} image(s) the cluster runs; "
               "their pods will not start:", file=err)
@@ -523,7 +523,7 @@ def _install(args, hosts_ini, *, runner, ask, probe, clock, sleep, out, err, dry
         return EXIT_FAILED
 
     url = kubesphere.console_url(loaded)
-    console_missing = [ref for ref in kubesphere.console_images(config) if ref in missing]
+    console_missing = [image.ref for image in bill.images if image.console and image.ref in missing]
     if console_missing:
         print(_not_running(missing, console_missing, config["artifact_bundle"]), file=out)
         return EXIT_NOT_RUNNING

@@ -11,7 +11,7 @@ import dataclasses
 import functools
 from pathlib import Path
 
-from saltsphere import kubeadm
+from saltsphere import bom, kubeadm
 from saltsphere.artifacts import aptrepo
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts import serve
@@ -103,8 +103,10 @@ def bundle_pillar(cluster, spec) -> dict:
     }
 
 
-def has_image(bundle, name) -> bool:
-    return any(f["kind"] == "image" and f["name"] == name for f in bundle.get("files", {}).values())
+def has_dns_image(config, bundle) -> bool:
+    """Whether the bundle holds the CoreDNS image kubeadm asks for."""
+    bill = bom.compute(config)
+    return bool(bill.images_of(bom.DNS)) and not bill.missing(bom.held_refs(bundle.get("files", {})), bom.DNS)
 
 
 def preflight_ignores(config, bundle) -> list:
@@ -116,7 +118,7 @@ def preflight_ignores(config, bundle) -> list:
     """
     ignore = list(config["kubeadm_ignore_preflight_errors"])
     lowered = {name.lower() for name in ignore}
-    if not has_image(bundle, "coredns") and not lowered & {"imagepull", "all"}:
+    if not has_dns_image(config, bundle) and not lowered & {"imagepull", "all"}:
         ignore.append("ImagePull")
     return ignore
 
@@ -125,7 +127,7 @@ def _params(cluster, spec, token, ca_cert_pem, bundle) -> kubeadm.Params:
     config = cluster.config.values
     is_node = NODE in spec.roles
     host, _ = kubeadm.split_endpoint(endpoint(cluster))
-    skip = () if has_image(bundle, "coredns") else (ADDON_DNS,)
+    skip = () if has_dns_image(config, bundle) else (ADDON_DNS,)
     return kubeadm.Params(
         kube_version=config["kube_version"],
         node_name=spec.name,

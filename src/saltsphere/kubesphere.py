@@ -125,11 +125,6 @@ def redis_enabled(masters: int) -> bool:
     return masters > 1
 
 
-def console_images(config) -> list:
-    """The images without which the console never answers."""
-    return list(release(config).console)
-
-
 def images(config, masters=1) -> list:
     """Every image the chosen release deploys with its pluggable components off."""
     rel = release(config)
@@ -137,29 +132,6 @@ def images(config, masters=1) -> list:
     if redis_enabled(masters):
         found += rel.redis
     return found
-
-
-def normalize(ref: str) -> str:
-    """``ref`` as containerd names it: ``redis:5`` is ``docker.io/library/redis:5``."""
-    head, _, rest = ref.partition("/")
-    if rest and ("." in head or ":" in head or head == "localhost"):
-        domain, path = head, rest
-    else:
-        domain, path = "docker.io", ref
-    if domain == "index.docker.io":
-        domain = "docker.io"
-    if domain == "docker.io" and "/" not in path:
-        path = f"library/{path}"
-    if "@" not in path and ":" not in path.rsplit("/", 1)[-1]:
-        path += ":latest"
-    return f"{domain}/{path}"
-
-
-def missing_images(config, bundle_manifest, storage_images, masters=1) -> list:
-    """The images of KubeSphere and of the storage classes that the bundle does not hold, in install order."""
-    held = {normalize(entry.ref) for entry in bundle_manifest.files if entry.kind == "image" and entry.ref}
-    wanted = list(dict.fromkeys([*storage_images, *images(config, masters)]))
-    return [ref for ref in wanted if normalize(ref) not in held]
 
 
 def _create_once(path: Path, make) -> str:

@@ -626,6 +626,8 @@ def certificates_line(cluster) -> str | None:
 
 def check_bundle(cluster) -> Row:
     """The bundle on the taskbox holds what this cluster's hosts will ask for."""
+    from saltsphere import bom
+    from saltsphere import calico as calico_objects
     from saltsphere.artifacts import manifest as mf
     from saltsphere.artifacts.errors import ArtifactError
 
@@ -641,20 +643,20 @@ def check_bundle(cluster) -> Row:
         return Row(TASKBOX, "bundle", FAIL,
                    f"{directory} holds Kubernetes {manifest.kube_version}, vars.yml asks for {config['kube_version']}",
                    f"set kube_version: {manifest.kube_version} in vars.yml, or {fix}")
+    bill = bom.of_cluster(cluster)
     paths = {entry.path for entry in manifest.files}
-    refs = {entry.ref for entry in manifest.files if entry.kind == "image"}
-    missing = [f"bin/{name}" for name in ("kubeadm", "kubelet", "kubectl") if f"bin/{name}" not in paths]
-    repository, version = config["kube_image_repository"], config["kube_version"]
-    wanted = [f"{repository}/{name}:{version}" for name in
-              ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")]
-    wanted.append(config["containerd_sandbox_image"])
-    missing += [ref for ref in wanted if ref not in refs]
-    if config["kube_network_plugin"] == "calico" and not any("calico/node:" in ref for ref in refs):
-        missing.append("the calico images (calico/node, calico/cni, calico/kube-controllers)")
+    missing = [binary.path for binary in bill.binaries if binary.name in bom.KUBE_BINARIES and binary.path not in paths]
+    calico = config["kube_network_plugin"] == "calico"
+    needed = (bom.KUBERNETES, bom.NETWORK) if calico else (bom.KUBERNETES,)
+    missing += bill.missing(bom.held_refs(manifest.files), *needed)
+    problem = calico_objects.unsupported(config["kube_version"]) if calico else None
+    if problem:
+        detail, _, fix = problem.partition("; ")
+        return Row(TASKBOX, "bundle", FAIL, detail, fix)
     if missing:
         return Row(TASKBOX, "bundle", FAIL, f"{directory} lacks {', '.join(missing)}",
                    "fetch a bundle that has them" + (", or set kube_network_plugin: bridge in vars.yml"
-                                                     if config["kube_network_plugin"] == "calico" else f"; {fix}"))
+                                                     if calico else f"; {fix}"))
     resized = [entry.path for entry in manifest.files
                if not os.path.isfile(os.path.join(directory, entry.path))
                or os.path.getsize(os.path.join(directory, entry.path)) != entry.size]

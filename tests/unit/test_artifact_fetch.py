@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from saltsphere import cli
+from saltsphere import bom, cli, releases
 from saltsphere.artifacts import fetch as fe
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.errors import ArtifactError
@@ -104,7 +104,7 @@ def make_tar(members: dict, gz=False) -> bytes:
 
 # --- the fake release servers ------------------------------------------------------------------------------
 
-def checksum_file(item: fe.Download, body: bytes) -> bytes:
+def checksum_file(item: bom.Binary, body: bytes) -> bytes:
     if item.checksum_url.endswith(("SHA256SUMS", "runc.sha256sum")):
         return f"{'0' * 64}  other-file.tar.gz\n{sha(body)}  {item.filename}\n".encode()
     if item.checksum_url.endswith(".sha256sum"):
@@ -225,7 +225,7 @@ def check_oci_archive(path: Path, reference: str, tag: str, arch: str) -> dict:
 # --- versions and URLs -------------------------------------------------------------------------------------
 
 def test_urls_of_a_recent_release():
-    bundle = fe.plan("v1.28.4", "amd64", fe.resolve_versions("v1.28.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.28.4", "amd64"))
     urls = {item.url: item.checksum_url for item in bundle.files}
     urls.update({archive.download.url: archive.download.checksum_url for archive in bundle.archives})
     urls.update({image.download.url: image.download.checksum_url for image in bundle.release_images})
@@ -251,19 +251,20 @@ def test_urls_of_a_recent_release():
             f"{github}/containernetworking/plugins/releases/download/v1.4.0/cni-plugins-linux-amd64-v1.4.0.tgz.sha256",
     }
     assert [image.reference for image in bundle.release_images] == [
-        f"registry.k8s.io/{name}:v1.28.4" for name in fe.CONTROL_PLANE_IMAGES]
-    assert [(i.source, i.tag, i.reference) for i in bundle.images] == [
+        f"registry.k8s.io/{name}:v1.28.4" for name in bom.CONTROL_PLANE_IMAGES]
+    assert [(i.source, i.tag, i.reference) for i in bundle.images[:2]] == [
         ("pause", "3.9", "registry.k8s.io/pause:3.9"),
         ("coredns/coredns", "v1.10.1", "registry.k8s.io/coredns/coredns:v1.10.1"),
     ]
-    assert sorted(bundle.bundle_paths()) == sorted(
-        [f"bin/{name}" for name in ("kubeadm", "kubelet", "kubectl", "runc", "etcd", "etcdctl", "containerd",
-                                    "containerd-shim-runc-v2", "ctr", "crictl")]
-        + [f"images/{name}.tar" for name in fe.CONTROL_PLANE_IMAGES + ("pause", "coredns")])
+    binaries = {path for path in bundle.bundle_paths() if path.startswith("bin/")}
+    assert binaries == {f"bin/{name}" for name in ("kubeadm", "kubelet", "kubectl", "runc", "etcd", "etcdctl",
+                                                   "containerd", "containerd-shim-runc-v2", "ctr", "crictl")}
+    assert {f"images/{name}.tar" for name in bom.CONTROL_PLANE_IMAGES + ("pause", "coredns", "calico-node")} \
+        <= bundle.bundle_paths()
 
 
 def test_urls_of_kubernetes_1_20_on_arm64():
-    bundle = fe.plan("v1.20.4", "arm64", fe.resolve_versions("v1.20.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.20.4", "arm64"))
     urls = [item.url for item in bundle.files] + [archive.download.url for archive in bundle.archives]
     assert "https://dl.k8s.io/release/v1.20.4/bin/linux/arm64/kubelet" in urls
     assert "https://github.com/etcd-io/etcd/releases/download/v3.4.13/etcd-v3.4.13-linux-arm64.tar.gz" in urls
@@ -280,9 +281,9 @@ def test_urls_of_kubernetes_1_20_on_arm64():
 
 
 def test_kubernetes_1_20_bundles_calico_from_docker_hub():
-    bundle = fe.plan("v1.20.4", "amd64", fe.resolve_versions("v1.20.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.20.4", "amd64"))
     hub = "registry-1.docker.io"
-    assert [(i.name, i.source, i.tag, i.reference, i.registry) for i in bundle.images[2:]] == [
+    assert [(i.name, i.source, i.tag, i.reference, i.registry) for i in bundle.images[2:6]] == [
         ("calico-cni", "calico/cni", "v3.17.6", "docker.io/calico/cni:v3.17.6", hub),
         ("calico-node", "calico/node", "v3.17.6", "docker.io/calico/node:v3.17.6", hub),
         ("calico-kube-controllers", "calico/kube-controllers", "v3.17.6",
@@ -295,9 +296,11 @@ def test_kubernetes_1_20_bundles_calico_from_docker_hub():
     assert "kube_network_plugin: bridge" in bundle.images[2].hint
 
 
-@pytest.mark.parametrize("version", ["v1.21.0", "v1.28.4", "v1.33.1"])
-def test_a_minor_without_a_calico_release_bundles_none(version):
-    assert fe.calico_images(version) == ()
+def test_a_minor_without_a_calico_release_bundles_none():
+    chosen = {"pause": "3.10", "coredns": "1.12.0", "etcd": "3.5.21", "containerd": "2.0.5", "runc": "1.2.6",
+              "crictl": "1.33.0", "cni": "1.6.2"}
+    bill = fe.bill_of_materials("v1.33.1", "amd64", chosen)
+    assert bill.calico is None and bill.images_of(bom.NETWORK) == []
 
 
 @pytest.mark.parametrize("version, registry", [
@@ -306,7 +309,7 @@ def test_a_minor_without_a_calico_release_bundles_none(version):
     ("v1.24.9", "registry.k8s.io"), ("v1.25.0", "registry.k8s.io"), ("v1.32.0", "registry.k8s.io"),
 ])
 def test_image_registry_follows_kubeadm_default(version, registry):
-    assert fe.image_registry(version) == registry
+    assert releases.image_registry(version) == registry
 
 
 @pytest.mark.parametrize("version, pause, coredns, etcd", [
@@ -320,13 +323,13 @@ def test_image_registry_follows_kubeadm_default(version, registry):
     ("v1.32.3", "3.10", "v1.11.3", "3.5.24"),
 ])
 def test_versions_kubeadm_expects(version, pause, coredns, etcd):
-    versions = fe.resolve_versions(version)
+    versions = releases.resolve_versions(version)
     assert (versions.pause, versions.coredns, versions.etcd) == (pause, coredns, etcd)
 
 
 def test_version_table_covers_every_minor_from_1_20_to_1_32():
-    assert sorted(fe.VERSION_TABLE) == [(1, minor) for minor in range(20, 33)]
-    for (_, minor), versions in fe.VERSION_TABLE.items():
+    assert sorted(releases.VERSION_TABLE) == [(1, minor) for minor in range(20, 33)]
+    for (_, minor), versions in releases.VERSION_TABLE.items():
         assert versions.crictl == f"1.{minor}.0"
         assert versions.coredns.startswith("v") == (minor >= 21)
         for component in ("etcd", "containerd", "runc", "crictl", "cni"):
@@ -334,36 +337,36 @@ def test_version_table_covers_every_minor_from_1_20_to_1_32():
 
 
 def test_overrides_replace_table_versions_and_get_coredns_tag_style():
-    versions = fe.resolve_versions("v1.28.4", {"etcd": "v3.5.16", "coredns": "1.11.1", "cni": None})
+    versions = releases.resolve_versions("v1.28.4", {"etcd": "v3.5.16", "coredns": "1.11.1", "cni": None})
     assert (versions.etcd, versions.coredns, versions.cni) == ("3.5.16", "v1.11.1", "1.4.0")
-    assert fe.resolve_versions("v1.20.4", {"coredns": "v1.6.9"}).coredns == "1.6.9"
+    assert releases.resolve_versions("v1.20.4", {"coredns": "v1.6.9"}).coredns == "1.6.9"
 
 
 def test_a_minor_outside_the_table_needs_every_version_given():
     with pytest.raises(ArtifactError) as caught:
-        fe.resolve_versions("v1.33.1", {"etcd": "3.5.21"})
+        releases.resolve_versions("v1.33.1", {"etcd": "3.5.21"})
     message = str(caught.value)
     assert "1.20 to 1.32" in message
     assert "--pause-version" in message and "--cni-version" in message and "--etcd-version" not in message
     chosen = {"pause": "3.10", "coredns": "1.12.0", "etcd": "3.5.21", "containerd": "2.0.5", "runc": "1.2.6",
               "crictl": "1.33.0", "cni": "1.6.2"}
-    versions = fe.resolve_versions("v1.33.1", chosen)
+    versions = releases.resolve_versions("v1.33.1", chosen)
     assert versions.coredns == "v1.12.0" and versions.containerd == "2.0.5"
-    bundle = fe.plan("v1.33.1", "amd64", versions)
+    bundle = fe.plan(fe.bill_of_materials("v1.33.1", "amd64", chosen))
     assert bundle.images[1].reference == "registry.k8s.io/coredns/coredns:v1.12.0"
 
 
 @pytest.mark.parametrize("version", ["1.28.4", "v1.28", "v1.28.4-rc.1", "latest", ""])
 def test_kube_version_must_be_a_release(version):
     with pytest.raises(ArtifactError, match="must be a release like v1.28.4"):
-        fe.resolve_versions(version)
+        releases.resolve_versions(version)
 
 
 def test_arch_and_override_values_are_checked():
     with pytest.raises(ArtifactError, match="--arch 's390x' is not supported; use one of amd64, arm64"):
-        fe.plan("v1.28.4", "s390x", fe.resolve_versions("v1.28.4"))
+        fe.plan(fe.bill_of_materials("v1.28.4", "s390x"))
     with pytest.raises(ArtifactError, match="--runc-version 'main' is not a version"):
-        fe.resolve_versions("v1.28.4", {"runc": "main"})
+        releases.resolve_versions("v1.28.4", {"runc": "main"})
 
 
 # --- checksum files ----------------------------------------------------------------------------------------
@@ -642,7 +645,7 @@ def test_a_docker_archive_becomes_an_oci_archive_under_the_name_kubeadm_uses(tmp
 # --- a whole bundle ----------------------------------------------------------------------------------------
 
 def test_fetch_writes_a_bundle_that_verifies_and_a_second_run_downloads_nothing(tmp_path):
-    bundle = fe.plan("v1.28.4", "amd64", fe.resolve_versions("v1.28.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.28.4", "amd64"))
     web = release_web(bundle)
     out, cache = tmp_path / "bundle", tmp_path / "cache"
     (out / "cni").mkdir(parents=True)
@@ -665,8 +668,7 @@ def test_fetch_writes_a_bundle_that_verifies_and_a_second_run_downloads_nothing(
     assert (out / "cni" / "bridge").stat().st_mode & 0o777 == 0o755
     assert sorted(written.files, key=lambda e: e.path) == loaded.files
     assert lines[0].startswith("Kubernetes v1.28.4 for linux/amd64 with pause 3.9, coredns v1.10.1, etcd 3.5.15")
-    assert lines[1] == ("no calico release is paired with Kubernetes v1.28.4: the bundle carries no calico images, "
-                        "so clusters installed from it need kube_network_plugin: bridge")
+    assert lines[0].endswith(", calico v3.28.2")
     for image in bundle.release_images:
         assert entries[image.path].ref == image.reference
         check_oci_archive(out / image.path, image.reference, "v1.28.4", "amd64")
@@ -681,7 +683,7 @@ def test_fetch_writes_a_bundle_that_verifies_and_a_second_run_downloads_nothing(
 
 
 def test_fetch_pulls_calico_from_docker_hub_with_a_token_per_repository(tmp_path):
-    bundle = fe.plan("v1.20.4", "amd64", fe.resolve_versions("v1.20.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.20.4", "amd64"))
     web = release_web(bundle)
     out, cache = tmp_path / "bundle", tmp_path / "cache"
     lines = []
@@ -690,7 +692,7 @@ def test_fetch_pulls_calico_from_docker_hub_with_a_token_per_repository(tmp_path
     assert lines[0].endswith(", calico v3.17.6")
     assert mf.verify(out) == []
     entries = {entry.path: entry for entry in mf.read_manifest(out).files}
-    for image in bundle.images[2:]:
+    for image in bundle.images[2:6]:
         assert entries[image.path].ref == image.reference and entries[image.path].version == "v3.17.6"
         check_oci_archive(out / image.path, image.reference, "v3.17.6", "amd64")
     for source in ("calico/cni", "calico/node", "calico/kube-controllers", "calico/pod2daemon-flexvol"):
@@ -707,7 +709,7 @@ def test_fetch_pulls_calico_from_docker_hub_with_a_token_per_repository(tmp_path
 
 
 def test_fetch_replaces_a_damaged_file_and_keeps_the_rest(tmp_path):
-    bundle = fe.plan("v1.28.4", "arm64", fe.resolve_versions("v1.28.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.28.4", "arm64"))
     out, cache = tmp_path / "bundle", tmp_path / "cache"
     fe.fetch(out, "v1.28.4", "arm64", cache_dir=cache, opener=release_web(bundle), log=lambda _: None)
     (out / "bin" / "kubelet").write_bytes(b"damaged")
@@ -726,7 +728,7 @@ def test_fetch_refuses_a_directory_holding_other_files_before_any_download(tmp_p
 
 
 def test_fetch_stops_at_a_download_that_does_not_match(tmp_path):
-    bundle = fe.plan("v1.28.4", "amd64", fe.resolve_versions("v1.28.4"))
+    bundle = fe.plan(fe.bill_of_materials("v1.28.4", "amd64"))
     web = release_web(bundle)
     web.serve(bundle.files[1].url, b"not kubelet")
     out = tmp_path / "bundle"
@@ -767,8 +769,7 @@ def test_cli_needs_the_kube_version(capsys):
 
 
 def test_cli_fetches_with_overrides_and_lists_the_files(tmp_path, capsys, monkeypatch):
-    versions = fe.resolve_versions("v1.27.3", {"etcd": "3.5.16", "cni": "1.5.1"})
-    web = release_web(fe.plan("v1.27.3", "arm64", versions))
+    web = release_web(fe.plan(fe.bill_of_materials("v1.27.3", "arm64", {"etcd": "3.5.16", "cni": "1.5.1"})))
     monkeypatch.setattr(fe, "default_opener", lambda: web)
     out = tmp_path / "bundle"
     assert run_cli("--kube-version", "v1.27.3", "--arch", "arm64", "--etcd-version", "v3.5.16", "--cni-version",

@@ -51,22 +51,16 @@ def objects():
 # --- versions and images ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kube_version, expected", [
-    ("v1.20.2", VERSION), ("v1.20.15", VERSION), ("1.20.0", VERSION),
-    ("v1.21.0", None), ("v1.19.16", None), ("latest", None), ("", None),
-])
-def test_each_kubernetes_minor_has_its_calico_release(kube_version, expected):
-    assert calico.version_for(kube_version) == expected
-
-
 def test_the_images_of_a_release():
     assert calico.images(VERSION) == IMAGES
 
 
-def test_a_release_saltsphere_does_not_render_is_refused():
-    for call in (lambda: calico.images("v3.26.0"), lambda: calico.objects(POD_SUBNET, "v3.26.0")):
-        with pytest.raises(ValueError, match=r"calico v3.26.0 is not a release saltsphere installs \(known: v3.17.6\)"):
-            call()
+def test_every_paired_release_has_images_but_only_v3_17_is_rendered():
+    assert calico.images("v3.28.2")[1] == "docker.io/calico/node:v3.28.2"
+    with pytest.raises(ValueError, match=r"calico v3.26.0 is not a release saltsphere installs \(known: v3.17.6, "):
+        calico.images("v3.26.0")
+    with pytest.raises(ValueError, match=r"calico v3.28.2 is not a release saltsphere installs \(known: v3.17.6\)"):
+        calico.objects(POD_SUBNET, "v3.28.2")
 
 
 # --- the objects -----------------------------------------------------------------
@@ -210,37 +204,6 @@ def test_dump_is_deterministic_and_reads_back(objects):
     assert text.startswith("---\napiVersion: apiextensions.k8s.io/v1\n")
 
 
-# --- the bundle ------------------------------------------------------------------
-
-
-def bundle_files(*refs, kind="image") -> dict:
-    return {f"images/{ref}.tar": {"name": ref, "kind": kind, "ref": ref} for ref in refs}
-
-
-def test_a_bundle_with_every_image_lacks_none():
-    assert calico.bundle_has_images(bundle_files(*IMAGES), VERSION) == []
-
-
-def test_missing_images_are_named_as_containerd_names_them():
-    files = bundle_files("calico/cni:v3.17.6", "docker.io/calico/node:v3.17.5", "k8s.gcr.io/pause:3.2")
-    files.update(bundle_files("docker.io/calico/kube-controllers:v3.17.6", kind="binary"))
-    assert calico.bundle_has_images(files, VERSION) == [
-        "docker.io/calico/node:v3.17.6", "docker.io/calico/kube-controllers:v3.17.6",
-        "docker.io/calico/pod2daemon-flexvol:v3.17.6"]
-    assert calico.bundle_has_images({}, VERSION) == IMAGES
-
-
-@pytest.mark.parametrize("ref, normalized", [
-    ("docker.io/calico/node:v3.17.6", "calico/node:v3.17.6"),
-    ("calico/node:v3.17.6", "calico/node:v3.17.6"),
-    ("docker.io/library/busybox:1.36", "busybox:1.36"),
-    ("library/busybox:1.36", "busybox:1.36"),
-    ("quay.io/calico/node:v3.17.6", "quay.io/calico/node:v3.17.6"),
-])
-def test_docker_hub_references_are_compared_in_their_short_form(ref, normalized):
-    assert calico._normalized(ref) == normalized
-
-
 # --- the pillar ------------------------------------------------------------------
 
 
@@ -254,31 +217,30 @@ def load(write_cluster):
 
 def test_only_the_first_master_gets_the_manifest(load):
     seed = load()
-    bundle = {"files": bundle_files(*IMAGES)}
-    pillar = calico.host_pillar(seed, seed.hosts["master"], bundle)["calico"]
+    pillar = calico.host_pillar(seed, seed.hosts["master"], [])["calico"]
     assert (pillar["version"], pillar["missing_images"]) == (VERSION, [])
     objects = list(yaml.safe_load_all(pillar["manifest"]))
     spec = pod_spec(objects, "DaemonSet", "calico-node")
     assert env_of(spec["containers"][0])["CALICO_IPV4POOL_CIDR"] == seed.config.values["kube_pods_subnet"]
     assert {"name": "cni-bin-dir", "hostPath": {"path": "/usr/lib/cni"}} in spec["volumes"]
     for name in ("node1", "node2"):
-        assert calico.host_pillar(seed, seed.hosts[name], bundle) == {}
+        assert calico.host_pillar(seed, seed.hosts[name], IMAGES) == {}
 
 
 def test_the_first_master_learns_which_images_the_bundle_lacks(load):
     seed = load()
-    pillar = calico.host_pillar(seed, seed.hosts["master"], {"error": "no bundle at /var/lib/saltsphere/bundle"})
-    assert pillar["calico"]["missing_images"] == IMAGES
+    pillar = calico.host_pillar(seed, seed.hosts["master"], IMAGES[1:])
+    assert pillar["calico"]["missing_images"] == IMAGES[1:]
 
 
 def test_the_bridge_plugin_gets_no_calico(load):
     seed = load("kube_network_plugin: bridge\n")
-    assert all(calico.host_pillar(seed, spec, {}) == {} for spec in seed.hosts.values())
+    assert all(calico.host_pillar(seed, spec, []) == {} for spec in seed.hosts.values())
 
 
 def test_a_kubernetes_minor_without_calico_says_to_use_the_bridge(load):
     seed = load("kube_version: v1.28.4\n")
-    pillar = calico.host_pillar(seed, seed.hosts["master"], {})["calico"]
+    pillar = calico.host_pillar(seed, seed.hosts["master"], [])["calico"]
     assert "manifest" not in pillar
-    assert pillar["error"] == ("saltsphere pairs calico with Kubernetes 1.20 only, and kube_version is v1.28.4; "
+    assert pillar["error"] == ("saltsphere installs calico with Kubernetes 1.20 only, and kube_version is v1.28.4; "
                                "set kube_network_plugin: bridge in vars.yml")

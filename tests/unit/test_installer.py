@@ -7,7 +7,7 @@ from unittest.mock import Mock
 
 import pytest
 
-from saltsphere import cli, cluster, installer, kubesphere, storage
+from saltsphere import bom, cli, cluster, installer, kubesphere, storage
 from saltsphere.artifacts import manifest as mf
 
 from sample_inputs import issue_secrets, SEED_HOSTS_INI, SEED_VARS_YML, hosts_ini
@@ -268,7 +268,7 @@ def seed(write_cluster, tmp_path):
         _, config, problems = cluster.check(str(path))
         if not problems.errors and config["ks_version"] in kubesphere.RELEASES:
             wanted = storage.images(config.values) + kubesphere.images(config.values, masters=3)
-            _bundle(bundle, [ref for ref in wanted if ref not in lacking])
+            _bundle(bundle, [ref for ref in wanted if bom.normalize(ref) not in lacking])
         return path
     return make
 
@@ -395,7 +395,8 @@ def test_a_failed_phase_exits_1_naming_the_host(seed, capsys):
 
 
 def test_missing_kubesphere_images_end_truthfully_without_waiting(seed, capsys):
-    lacking = ("kubesphere/ks-installer:v3.4.1", "kubesphere/ks-console:v3.4.1", "prom/prometheus:v2.39.1")
+    lacking = ("docker.io/kubesphere/ks-installer:v3.4.1", "docker.io/kubesphere/ks-console:v3.4.1",
+               "docker.io/prom/prometheus:v2.39.1")
     hosts = seed(lacking=lacking)
     code, runner, probe = _install(["--multi-node", "-i", str(hosts), "--yes"])
     captured = capsys.readouterr()
@@ -405,15 +406,15 @@ def test_missing_kubesphere_images_end_truthfully_without_waiting(seed, capsys):
     for ref in lacking:
         assert f"warning:   {ref}" in captured.err
     assert "KubeSphere is not running" in captured.out
-    assert "  kubesphere/ks-installer:v3.4.1\n  kubesphere/ks-console:v3.4.1\n" in captured.out
-    assert "Also missing (their pods cannot start):\n  prom/prometheus:v2.39.1" in captured.out
+    assert "  docker.io/kubesphere/ks-installer:v3.4.1\n  docker.io/kubesphere/ks-console:v3.4.1\n" in captured.out
+    assert "Also missing (their pods cannot start):\n  docker.io/prom/prometheus:v2.39.1" in captured.out
     assert "successful" not in captured.out.replace("successsful", "")
     assert "Welcome to KubeSphere" not in captured.out
     assert not (hosts.parent / "kubesphere" / "kubesphere_running").exists()
 
 
 def test_missing_storage_images_are_warned_about_before_installing(seed, capsys):
-    image = storage.IMAGES["nfs-server-provisioner"]
+    image = bom.normalize(storage.IMAGES["nfs-server-provisioner"])
     code, _, _ = _install(["--multi-node", "-i", str(seed(lacking=(image,))), "--yes"])
     err = capsys.readouterr().err
     assert code == 0

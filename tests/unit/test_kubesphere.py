@@ -11,7 +11,6 @@ import bcrypt
 import yaml
 
 from saltsphere import cluster, kubesphere, status, storage
-from saltsphere.artifacts import manifest as mf
 from saltsphere.errors import ActionableError
 
 from sample_inputs import issue_secrets, SEED_HOSTS_INI, SEED_VARS_YML, hosts_ini
@@ -120,54 +119,9 @@ def test_images_of_the_release():
     images = kubesphere.images(CONFIG)
     assert images[:4] == ["kubesphere/ks-installer:v3.4.1", "kubesphere/ks-apiserver:v3.4.1",
                           "kubesphere/ks-console:v3.4.1", "kubesphere/ks-controller-manager:v3.4.1"]
-    assert kubesphere.console_images(CONFIG) == images[:4]
     assert "kubesphere/kubectl:v1.20.0" in images
     assert "prom/prometheus:v2.39.1" in images
     assert len(images) == len(set(images))
-
-
-@pytest.mark.parametrize("ref, normalized", [
-    ("redis:5.0.14-alpine", "docker.io/library/redis:5.0.14-alpine"),
-    ("docker.io/redis:5.0.14-alpine", "docker.io/library/redis:5.0.14-alpine"),
-    ("docker.io/library/redis:5.0.14-alpine", "docker.io/library/redis:5.0.14-alpine"),
-    ("kubesphere/ks-console:v3.4.1", "docker.io/kubesphere/ks-console:v3.4.1"),
-    ("index.docker.io/kubesphere/ks-console:v3.4.1", "docker.io/kubesphere/ks-console:v3.4.1"),
-    ("k8s.gcr.io/pause:3.2", "k8s.gcr.io/pause:3.2"),
-    ("localhost:5000/ks-console:v3.4.1", "localhost:5000/ks-console:v3.4.1"),
-    ("busybox", "docker.io/library/busybox:latest"),
-    ("quay.io/k8scsi/csi-attacher@sha256:abc", "quay.io/k8scsi/csi-attacher@sha256:abc"),
-])
-def test_references_are_compared_as_containerd_names_them(ref, normalized):
-    assert kubesphere.normalize(ref) == normalized
-
-
-def _bundle(tmp_path, refs):
-    entries = []
-    for index, ref in enumerate(refs):
-        path = f"images/{index}.tar"
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(ref)
-        entries.append(mf.entry_for(tmp_path, path, name=f"image{index}", version="1", arch="amd64", kind="image",
-                                    ref=ref))
-    return mf.write_manifest(tmp_path, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
-
-
-def test_missing_images_are_those_the_bundle_lacks(tmp_path):
-    held = ["docker.io/kubesphere/ks-installer:v3.4.1", "docker.io/library/redis:5.0.14-alpine",
-            "k8s.gcr.io/pause:3.2", "quay.io/external_storage/nfs-client-provisioner:v3.1.0-k8s1.11"]
-    storage_images = ["quay.io/external_storage/nfs-client-provisioner:v3.1.0-k8s1.11", "csiplugin/csi-neonsan:v1.2.0"]
-    missing = kubesphere.missing_images(CONFIG, _bundle(tmp_path, held), storage_images, masters=3)
-    assert missing[0] == "csiplugin/csi-neonsan:v1.2.0"
-    assert "kubesphere/ks-installer:v3.4.1" not in missing
-    assert "redis:5.0.14-alpine" not in missing
-    assert missing[1:] == [ref for ref in kubesphere.images(CONFIG, masters=3)
-                           if ref not in ("kubesphere/ks-installer:v3.4.1", "redis:5.0.14-alpine")]
-
-
-def test_a_complete_bundle_lacks_nothing(tmp_path):
-    wanted = ["quay.io/external_storage/nfs-client-provisioner:v3.1.0-k8s1.11", *kubesphere.images(CONFIG)]
-    bundle = _bundle(tmp_path, wanted)
-    assert kubesphere.missing_images(CONFIG, bundle, wanted[:1]) == []
 
 
 def _mode(path):

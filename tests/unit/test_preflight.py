@@ -181,8 +181,23 @@ def test_a_bundle_that_cannot_serve_the_install_fails_with_the_fix(write_cluster
 def test_calico_without_its_images_is_caught_before_any_host_is_touched(write_cluster, tmp_path):
     bundle = make_bundle(tmp_path / "b")
     row = _bundle_row(write_cluster, tmp_path, f"artifact_bundle: {bundle}\n")  # calico: the default
-    assert row.status == preflight.FAIL and "calico images" in row.detail
+    assert row.status == preflight.FAIL and "docker.io/calico/node:v3.17.6" in row.detail
     assert "kube_network_plugin: bridge" in row.fix
+
+
+def test_a_bundle_with_every_calico_image_passes(write_cluster, tmp_path):
+    refs = KUBE_IMAGES + tuple(f"calico/{name}:v3.17.6" for name in ("cni", "node", "kube-controllers",
+                                                                      "pod2daemon-flexvol"))
+    row = _bundle_row(write_cluster, tmp_path, f"artifact_bundle: {make_bundle(tmp_path / 'b', refs)}\n")
+    assert row.status == preflight.OK
+
+
+def test_calico_on_a_minor_whose_objects_are_not_built_says_to_use_the_bridge(write_cluster, tmp_path):
+    bundle = make_bundle(tmp_path / "b", kube_version="v1.28.4")
+    row = _bundle_row(write_cluster, tmp_path, f"kube_version: v1.28.4\nartifact_bundle: {bundle}\n")
+    assert row.status == preflight.FAIL
+    assert row.detail == "saltsphere installs calico with Kubernetes 1.20 only, and kube_version is v1.28.4"
+    assert row.fix == "set kube_network_plugin: bridge in vars.yml"
 
 
 def test_a_truncated_bundle_file_is_named(write_cluster, tmp_path):

@@ -1,9 +1,15 @@
 """`saltsphere artifact ...`: build the offline bundle and check one."""
 
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
+from saltsphere import cluster, releases
+from saltsphere import config as cfg
 from saltsphere.artifacts import debian_source, fetch, manifest
+from saltsphere.inventory import MASTER
+from saltsphere.problems import InvalidInput
 
 DEFAULT_OUT = Path("/var/lib/saltsphere/bundle")
 
@@ -15,7 +21,8 @@ def register(subparsers):
     commands.required = True
 
     build = commands.add_parser(
-        "build", help="build the bundle's binaries", description="Build the bundle's binaries and write its manifest.",
+        "build", help="build the bundle's binaries",
+        description="Build the bundle's binaries and write its manifest.",
     )
     build.add_argument("--from-debian-source", action="store_true", required=True,
                        help="build Kubernetes from Debian's 'kubernetes' source package (needs root and a Debian mirror)")
@@ -27,10 +34,11 @@ def register(subparsers):
 
     download = commands.add_parser(
         "fetch", help="download the bundle from the official releases (needs internet)",
-        description="Download Kubernetes, etcd, containerd, runc, crictl, the CNI plugins, the images kubeadm "
-                    "needs and those of the calico release paired with the Kubernetes minor from their official "
-                    "releases, check each against its published sha256 or digest, and write the bundle's manifest. "
-                    "Files already in place with the right sha256 are not downloaded again.",
+        description="Download what the cluster's bill of materials lists from the official releases: "
+                    "Kubernetes, etcd, containerd, runc, crictl, the CNI plugins, the images kubeadm needs, those of "
+                    "the calico release paired with the Kubernetes minor, of the enabled storage classes and of "
+                    "KubeSphere; check each against its published sha256 or digest, and write the bundle's "
+                    "manifest. Files already in place with the right sha256 are not downloaded again.",
     )
     download.add_argument("--kube-version", required=True, metavar="vX.Y.Z",
                           help="the Kubernetes release, e.g. v1.28.4")
@@ -39,9 +47,18 @@ def register(subparsers):
                           help=f"the bundle directory (default: {DEFAULT_OUT})")
     download.add_argument("--cache", type=Path, default=fetch.CACHE_ROOT, metavar="DIR",
                           help=f"where release archives and checksum files are kept (default: {fetch.CACHE_ROOT})")
-    for component, flag in fetch.OVERRIDE_FLAGS.items():
+    for component, flag in releases.OVERRIDE_FLAGS.items():
         download.add_argument(flag, dest=f"{component}_version", metavar="VERSION",
                               help=f"the {component} version to fetch instead of the version table's")
+    download.add_argument("-i", "--inventory", metavar="HOSTS_INI",
+                          help="fetch for the cluster of this hosts.ini (its vars.yml beside it): only what its "
+                               "components need (default: every default component, any number of masters)")
+    download.add_argument("--vars", metavar="VARS_YML",
+                          help="the cluster's vars.yml (default: the one beside --inventory, else the defaults)")
+    download.add_argument("--plan", action="store_true",
+                          help="download nothing: print each URL or image reference the fetch would download, "
+                               "with the checksum or digest that vouches for it")
+    download.add_argument("--json", action="store_true", help="with --plan: print the plan as JSON")
     download.set_defaults(func=cmd_fetch)
 
     check = commands.add_parser(
@@ -66,9 +83,66 @@ def cmd_build(args):
     return 0
 
 
+def _cluster_inputs(args) -> tuple:
+    """``(vars.yml, number of masters)`` of the cluster ``--inventory``/``--vars`` name, or ``(None, None)``."""
+    if args.inventory:
+        loaded = cluster.load(args.inventory, args.vars)
+        return loaded.config, len(loaded.role_members(MASTER))
+    if args.vars:
+        config, problems = cfg.load(args.vars)
+        if problems.errors:
+            raise InvalidInput(problems)
+        return config, None
+    return None, None
+
+
+def plan_document(bundle: fetch.Plan, bill) -> dict:
+    """What ``fetch --plan --json`` prints: every download, and what vouches for it."""
+    binaries = [{"name": item.name, "version": item.version, "url": item.url, "sha256_from": item.checksum_url,
+                 "lands": [item.path]} for item in bundle.files]
+    binaries += [{"name": archive.download.name, "version": archive.download.version, "url": archive.download.url,
+                  "sha256_from": archive.download.checksum_url,
+                  "lands": [path for _, path in archive.members] or [f"{archive.into}/"]}
+                 for archive in bundle.archives]
+    parts = {image.ref: image.part for image in bill.images}
+    images = [{"ref": image.reference, "part": parts[image.reference], "url": image.download.url,
+               "sha256_from": image.download.checksum_url, "lands": image.path} for image in bundle.release_images]
+    images += [{"ref": image.reference, "part": parts[image.reference],
+                "pull": f"{image.registry}/{image.source}:{image.tag}", "digest_from": image.registry,
+                "lands": image.path} for image in bundle.images]
+    return {"kube_version": bundle.kube_version, "arch": bundle.arch, "versions": dataclasses.asdict(bundle.versions),
+            "calico": bill.calico, "binaries": binaries, "images": images,
+            "packages": bill.packages}
+
+
+def _print_plan(document, out):
+    print(f"Kubernetes {document['kube_version']} for linux/{document['arch']}"
+          + (f", calico {document['calico']}" if document["calico"] else ""), file=out)
+    for item in document["binaries"]:
+        print(f"{item['url']}\tsha256 from {item['sha256_from']}", file=out)
+    for item in document["images"]:
+        if "url" in item:
+            print(f"{item['ref']}\t{item['url']}, sha256 from {item['sha256_from']}", file=out)
+        else:
+            print(f"{item['ref']}\tdigests named by {item['digest_from']}", file=out)
+    print(f"{len(document['binaries'])} release files and {len(document['images'])} images; nothing was downloaded",
+          file=out)
+
+
 def cmd_fetch(args):
-    overrides = {component: getattr(args, f"{component}_version") for component in fetch.COMPONENTS}
-    result = fetch.fetch(args.out, args.kube_version, args.arch, overrides, cache_dir=args.cache, log=_log)
+    out = sys.stdout
+    overrides = {component: getattr(args, f"{component}_version") for component in releases.COMPONENTS}
+    config, masters = _cluster_inputs(args)
+    if args.plan:
+        bill = fetch.bill_of_materials(args.kube_version, args.arch, overrides, config, masters)
+        document = plan_document(fetch.plan(bill), bill)
+        if args.json:
+            print(json.dumps(document, indent=2), file=out)
+        else:
+            _print_plan(document, out)
+        return 0
+    result = fetch.fetch(args.out, args.kube_version, args.arch, overrides, config=config, masters=masters,
+                         cache_dir=args.cache, log=_log)
     for entry in result.files:
         print(f"{entry.path}\t{entry.version}\t{entry.size}\t{entry.sha256}")
     print(f"bundle: {args.out.resolve()}")

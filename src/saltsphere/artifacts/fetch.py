@@ -19,11 +19,12 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from http.client import HTTPException
 from pathlib import Path, PurePosixPath
 
-from saltsphere import calico
+from saltsphere import bom, releases
+from saltsphere import config as cfg
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.errors import ArtifactError
 
@@ -32,19 +33,8 @@ ARCHES = ("amd64", "arm64")
 # Upstream binaries are static and the images run in containerd, so one bundle serves every distribution
 # saltsphere installs on; a fetched bundle carries no .deb.
 DISTRIBUTIONS = ("debian-11", "debian-12", "ubuntu-20.04", "ubuntu-22.04")
-KUBE_BINARIES = ("kubeadm", "kubelet", "kubectl")
-CONTROL_PLANE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
-CONTAINERD_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr")
-SOURCE_REGISTRY = "registry.k8s.io"
 # The host that serves each image domain's registry API.
 REGISTRY_HOSTS = {"docker.io": "registry-1.docker.io"}
-
-K8S_RELEASE = "https://dl.k8s.io/release"
-ETCD_RELEASES = "https://github.com/etcd-io/etcd/releases/download"
-CONTAINERD_RELEASES = "https://github.com/containerd/containerd/releases/download"
-RUNC_RELEASES = "https://github.com/opencontainers/runc/releases/download"
-CRICTL_RELEASES = "https://github.com/kubernetes-sigs/cri-tools/releases/download"
-CNI_RELEASES = "https://github.com/containernetworking/plugins/releases/download"
 
 TIMEOUT_SECONDS = 60
 MAX_REDIRECTS = 10
@@ -55,8 +45,6 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 # A connection that breaks mid-answer raises either, depending on where http.client notices.
 _NETWORK_ERRORS = (OSError, HTTPException)
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_KUBE_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
-_COMPONENT_VERSION = re.compile(r"^v?(\d+(?:\.\d+)+(?:-[0-9A-Za-z.]+)?)$")
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -72,68 +60,10 @@ REF_ANNOTATION = "org.opencontainers.image.ref.name"
 
 
 @dataclass(frozen=True)
-class Versions:
-    """What goes with one Kubernetes release: image tags as kubeadm names them, other versions without 'v'."""
-
-    pause: str
-    coredns: str
-    etcd: str
-    containerd: str
-    runc: str
-    crictl: str
-    cni: str
-
-
-COMPONENTS = tuple(f.name for f in fields(Versions))
-OVERRIDE_FLAGS = {component: f"--{component}-version" for component in COMPONENTS}
-
-# pause and CoreDNS are what `kubeadm config images list` prints for the newest patch release of each minor.
-# etcd runs outside kubeadm's static pods, so it only has to pass kubeadm's external etcd version check: it
-# is the newest etcd the minor's kubeadm names, which every patch release of that minor accepts.
-# containerd 1.6 (with runc 1.1) still serves the CRI v1alpha2 API that kubelets before 1.26 may ask for;
-# from 1.26 on the kubelet speaks CRI v1 only and gets containerd 1.7 with runc 1.2.
-VERSION_TABLE = {
-    (1, 20): Versions("3.2", "1.7.0", "3.4.13", "1.6.33", "1.1.12", "1.20.0", "1.1.1"),
-    (1, 21): Versions("3.4.1", "v1.8.0", "3.4.13", "1.6.33", "1.1.12", "1.21.0", "1.1.1"),
-    (1, 22): Versions("3.5", "v1.8.4", "3.5.6", "1.6.33", "1.1.12", "1.22.0", "1.1.1"),
-    (1, 23): Versions("3.6", "v1.8.6", "3.5.6", "1.6.33", "1.1.12", "1.23.0", "1.1.1"),
-    (1, 24): Versions("3.7", "v1.8.6", "3.5.6", "1.6.33", "1.1.12", "1.24.0", "1.1.1"),
-    (1, 25): Versions("3.8", "v1.9.3", "3.5.9", "1.6.33", "1.1.12", "1.25.0", "1.1.1"),
-    (1, 26): Versions("3.9", "v1.9.3", "3.5.10", "1.7.27", "1.2.6", "1.26.0", "1.4.0"),
-    (1, 27): Versions("3.9", "v1.10.1", "3.5.12", "1.7.27", "1.2.6", "1.27.0", "1.4.0"),
-    (1, 28): Versions("3.9", "v1.10.1", "3.5.15", "1.7.27", "1.2.6", "1.28.0", "1.4.0"),
-    (1, 29): Versions("3.9", "v1.11.1", "3.5.16", "1.7.27", "1.2.6", "1.29.0", "1.4.0"),
-    (1, 30): Versions("3.9", "v1.11.3", "3.5.16", "1.7.27", "1.2.6", "1.30.0", "1.4.0"),
-    (1, 31): Versions("3.10", "v1.11.3", "3.5.24", "1.7.27", "1.2.6", "1.31.0", "1.4.0"),
-    (1, 32): Versions("3.10", "v1.11.3", "3.5.24", "1.7.27", "1.2.6", "1.32.0", "1.4.0"),
-}
-# kubeadm moved to a newer CoreDNS inside these minors: before the given patch release it asks for the older tag.
-_EARLIER_COREDNS = {(1, 30): (5, "v1.11.1"), (1, 31): (1, "v1.11.1")}
-# kubeadm's default imageRepository became registry.k8s.io in 1.25, and in these patch releases of older minors.
-_REGISTRY_K8S_IO_SINCE = {(1, 22): 17, (1, 23): 15, (1, 24): 9}
-
-
-@dataclass(frozen=True)
-class Download:
-    """One release file and the published checksum that vouches for it."""
-
-    url: str
-    checksum_url: str
-    path: str
-    name: str
-    version: str
-    hint: str
-
-    @property
-    def filename(self) -> str:
-        return PurePosixPath(urllib.parse.urlsplit(self.url).path).name
-
-
-@dataclass(frozen=True)
 class Archive:
     """A release archive kept in the cache; ``members`` (name inside, bundle path) or every program into ``into``."""
 
-    download: Download
+    download: bom.Binary
     members: tuple = ()
     into: str | None = None
 
@@ -147,7 +77,7 @@ class Image:
     tag: str
     reference: str
     hint: str
-    registry: str = SOURCE_REGISTRY
+    registry: str = bom.SOURCE_REGISTRY
 
     @property
     def path(self) -> str:
@@ -162,7 +92,7 @@ class ReleaseImage:
     a name kubeadm never asks for, so they are rewritten rather than copied.
     """
 
-    download: Download
+    download: bom.Binary
     reference: str
 
     @property
@@ -174,7 +104,7 @@ class ReleaseImage:
 class Plan:
     kube_version: str
     arch: str
-    versions: Versions
+    versions: releases.Versions
     files: tuple
     archives: tuple
     release_images: tuple
@@ -185,131 +115,52 @@ class Plan:
         return paths | {path for archive in self.archives for _, path in archive.members}
 
 
-# --- versions ----------------------------------------------------------------------------------------------
-
-def parse_kube_version(text: str) -> tuple:
-    match = _KUBE_VERSION.match(text or "")
-    if not match:
-        raise ArtifactError(f"--kube-version {text!r} must be a release like v1.28.4 (with the leading 'v')")
-    return tuple(int(part) for part in match.groups())
-
+# --- what to fetch ---------------------------------------------------------------------------------------
 
 def check_arch(arch: str):
     if arch not in ARCHES:
         raise ArtifactError(f"--arch {arch!r} is not supported; use one of {', '.join(ARCHES)}")
 
 
-def image_registry(kube_version: str) -> str:
-    """The registry kubeadm of ``kube_version`` pulls its images from unless told otherwise."""
-    major, minor, patch = parse_kube_version(kube_version)
-    since = _REGISTRY_K8S_IO_SINCE.get((major, minor))
-    if (major, minor) >= (1, 25) or (since is not None and patch >= since):
-        return "registry.k8s.io"
-    return "k8s.gcr.io"
+def bill_of_materials(kube_version: str, arch: str = "amd64", overrides: dict | None = None, config=None,
+                      masters: int | None = None) -> bom.Bom:
+    """What a bundle for ``kube_version`` holds: for the cluster ``config`` describes, or for any with the defaults.
 
-
-def resolve_versions(kube_version: str, overrides: dict | None = None) -> Versions:
-    """The table's versions for ``kube_version``, with every non-empty override in ``overrides`` taking its place."""
-    major, minor, patch = parse_kube_version(kube_version)
-    chosen = {component: value for component, value in (overrides or {}).items() if value}
-    values = {}
-    base = VERSION_TABLE.get((major, minor))
-    if base is None:
-        missing = [OVERRIDE_FLAGS[component] for component in COMPONENTS if component not in chosen]
-        if missing:
-            known = sorted(VERSION_TABLE)
-            raise ArtifactError(
-                f"Kubernetes {major}.{minor} is not in saltsphere's version table, which covers "
-                f"{'.'.join(map(str, known[0]))} to {'.'.join(map(str, known[-1]))}; choose a supported "
-                f"--kube-version, or give {', '.join(missing)} (`kubeadm config images list` names the pause "
-                "and CoreDNS versions a kubeadm expects)"
-            )
-    else:
-        values = asdict(base)
-        earlier = _EARLIER_COREDNS.get((major, minor))
-        if earlier and patch < earlier[0]:
-            values["coredns"] = earlier[1]
-    for component, value in chosen.items():
-        match = _COMPONENT_VERSION.match(value)
-        if not match:
-            raise ArtifactError(f"{OVERRIDE_FLAGS[component]} {value!r} is not a version like 1.2.3")
-        bare = match.group(1)
-        # CoreDNS images are tagged with a 'v' since the move to coredns/coredns in kubeadm 1.21.
-        values[component] = f"v{bare}" if component == "coredns" and (major, minor) >= (1, 21) else bare
-    return Versions(**values)
-
-
-# --- what to fetch -----------------------------------------------------------------------------------------
-
-def plan(kube_version: str, arch: str, versions: Versions) -> Plan:
-    """Every download of one bundle: URLs, checksum URLs and where each file lands."""
+    ``config`` is a loaded ``vars.yml`` (``saltsphere.config.Config``); without
+    it every default applies, and with ``masters`` None the bundle serves any
+    number of masters.  Image names vars.yml leaves unset are those kubeadm
+    of ``kube_version`` asks for.
+    """
     check_arch(arch)
-    kube_hint = f"check --kube-version ({kube_version} must be a published release)"
-    release = f"{K8S_RELEASE}/{kube_version}/bin/linux/{arch}"
-
-    def hint(component):
-        return f"check {OVERRIDE_FLAGS[component]} ({getattr(versions, component)})"
-
-    registry = image_registry(kube_version)
-    files = [
-        Download(f"{release}/{name}", f"{release}/{name}.sha256", f"bin/{name}", name, kube_version, kube_hint)
-        for name in KUBE_BINARIES
-    ]
-    release_images = tuple(
-        ReleaseImage(Download(f"{release}/{name}.tar", f"{release}/{name}.tar.sha256",
-                              f"archives/{kube_version}/{arch}/{name}.tar", name, kube_version, kube_hint),
-                     f"{registry}/{name}:{kube_version}")
-        for name in CONTROL_PLANE_IMAGES
-    )
-    runc = f"{RUNC_RELEASES}/v{versions.runc}"
-    files.append(Download(f"{runc}/runc.{arch}", f"{runc}/runc.sha256sum", "bin/runc", "runc", f"v{versions.runc}",
-                          hint("runc")))
-
-    def archive(component, url, checksum_url, members=(), into=None):
-        name = PurePosixPath(urllib.parse.urlsplit(url).path).name
-        download = Download(url, checksum_url, f"archives/{name}", component, f"v{getattr(versions, component)}",
-                            hint(component))
-        return Archive(download, tuple(members), into)
-
-    etcd_dir = f"etcd-v{versions.etcd}-linux-{arch}"
-    etcd = f"{ETCD_RELEASES}/v{versions.etcd}"
-    containerd = f"{CONTAINERD_RELEASES}/v{versions.containerd}/containerd-{versions.containerd}-linux-{arch}.tar.gz"
-    crictl = f"{CRICTL_RELEASES}/v{versions.crictl}/crictl-v{versions.crictl}-linux-{arch}.tar.gz"
-    cni = f"{CNI_RELEASES}/v{versions.cni}/cni-plugins-linux-{arch}-v{versions.cni}.tgz"
-    archives = (
-        archive("etcd", f"{etcd}/{etcd_dir}.tar.gz", f"{etcd}/SHA256SUMS",
-                [(f"{etcd_dir}/{name}", f"bin/{name}") for name in ("etcd", "etcdctl")]),
-        archive("containerd", containerd, f"{containerd}.sha256sum",
-                [(f"bin/{name}", f"bin/{name}") for name in CONTAINERD_BINARIES]),
-        archive("crictl", crictl, f"{crictl}.sha256", [("crictl", "bin/crictl")]),
-        archive("cni", cni, f"{cni}.sha256", into="cni"),
-    )
-
-    coredns_source = "coredns/coredns" if parse_kube_version(kube_version)[:2] >= (1, 21) else "coredns"
-    images = (
-        Image("pause", "pause", versions.pause, f"{registry}/pause:{versions.pause}", hint("pause")),
-        Image("coredns", coredns_source, versions.coredns, f"{registry}/{coredns_source}:{versions.coredns}",
-              hint("coredns")),
-        *calico_images(kube_version),
-    )
-    return Plan(kube_version, arch, versions, tuple(files), archives, release_images, images)
+    # Outside the version table every version must be given: this says which are missing.
+    versions = releases.resolve_versions(kube_version, overrides)
+    values = dict(config.values) if config is not None else dict(cfg.defaults())
+    given = config.given if config is not None else set()
+    values["kube_version"] = kube_version
+    registry = releases.image_registry(kube_version)
+    if "kube_image_repository" not in given:
+        values["kube_image_repository"] = registry
+    if "containerd_sandbox_image" not in given:
+        values["containerd_sandbox_image"] = f"{registry}/pause:{versions.pause}"
+    return bom.compute(values, masters=masters, arch=arch, overrides=overrides)
 
 
-def calico_images(kube_version: str) -> tuple:
-    """The images of the calico release paired with ``kube_version``'s minor; none when there is no such release."""
-    version = calico.version_for(kube_version)
-    if version is None:
-        return ()
-    major, minor, _ = parse_kube_version(kube_version)
-    hint = (f"calico {version} is the release saltsphere installs with Kubernetes {major}.{minor}; if docker.io "
-            "cannot serve it, fetch again later, or install with kube_network_plugin: bridge")
+
+
+def plan(bill: bom.Bom) -> Plan:
+    """Every download of one bundle: the bill of materials as URLs, checksum URLs and where each file lands."""
+    check_arch(bill.arch)
+    files = tuple(binary for binary in bill.binaries if not binary.is_archive)
+    archives = tuple(Archive(binary, binary.members, binary.into) for binary in bill.binaries if binary.is_archive)
+    release_images = tuple(ReleaseImage(image.archive, image.ref) for image in bill.images if image.archive)
     images = []
-    for reference in calico.images(version):
-        repository, _, tag = reference.rpartition(":")
+    for image in bill.images:
+        if image.archive:
+            continue
+        repository, _, tag = image.source.rpartition(":")
         domain, _, source = repository.partition("/")
-        images.append(Image(f"calico-{source.rpartition('/')[2]}", source, tag, reference, hint,
-                            REGISTRY_HOSTS[domain]))
-    return tuple(images)
+        images.append(Image(image.name, source, tag, image.ref, image.hint, REGISTRY_HOSTS.get(domain, domain)))
+    return Plan(bill.kube_version, bill.arch, bill.versions, files, archives, release_images, tuple(images))
 
 
 # --- HTTP --------------------------------------------------------------------------------------------------
@@ -428,7 +279,7 @@ class Checksums:
         self.http = http
         self.cache_dir = Path(cache_dir) / "checksums"
 
-    def sha256(self, item: Download) -> str:
+    def sha256(self, item: bom.Binary) -> str:
         split = urllib.parse.urlsplit(item.checksum_url)
         cached = self.cache_dir / split.hostname / split.path.lstrip("/")
         if cached.is_file():
@@ -531,13 +382,14 @@ def extract(archive_path, archive: Archive, out: Path) -> list:
             targets = [(name, f"{archive.into}/{name}") for name, member in sorted(regular.items())
                        if "/" not in name and member.mode & 0o111]
             if not targets:
-                raise ArtifactError(f"{source} holds no programs; check {OVERRIDE_FLAGS[archive.download.name]}")
+                flag = releases.OVERRIDE_FLAGS[archive.download.name]
+                raise ArtifactError(f"{source} holds no programs; check {flag}")
         else:
             missing = [name for name, _ in archive.members if name not in regular]
             if missing:
                 raise ArtifactError(
                     f"{source} has no {', '.join(missing)}; this saltsphere does not know that release's layout: "
-                    f"check {OVERRIDE_FLAGS[archive.download.name]}"
+                    f"check {releases.OVERRIDE_FLAGS[archive.download.name]}"
                 )
             targets = list(archive.members)
         for name, path in targets:
@@ -574,7 +426,7 @@ class Registry:
     the realm it names, for the host that asked (registries redirect to others).
     """
 
-    def __init__(self, http: Http, host: str = SOURCE_REGISTRY):
+    def __init__(self, http: Http, host: str = bom.SOURCE_REGISTRY):
         self.http = http
         self.host = host
         self.tokens = {}
@@ -840,15 +692,15 @@ def _foreign_files(out: Path, bundle: Plan) -> list:
     return foreign
 
 
-def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | None = None, *,
-          cache_dir=CACHE_ROOT, opener=None, log=print) -> mf.Manifest:
+def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | None = None, *, config=None,
+          masters: int | None = None, cache_dir=CACHE_ROOT, opener=None, log=print) -> mf.Manifest:
     """Download the bundle for ``kube_version`` into ``out_dir`` and write its manifest.
 
-    ``overrides`` maps components (see ``COMPONENTS``) to versions that replace
-    the table's. Everything is checked before the first connection.
+    ``overrides`` maps components (see ``releases.COMPONENTS``) to versions that
+    replace the table's; ``config`` and ``masters`` describe the cluster (see
+    :func:`bill_of_materials`). Everything is checked before the first connection.
     """
-    check_arch(arch)
-    bundle = plan(kube_version, arch, resolve_versions(kube_version, overrides))
+    bundle = plan(bill_of_materials(kube_version, arch, overrides, config, masters))
     out = Path(out_dir)
     foreign = _foreign_files(out, bundle)
     if foreign:
@@ -858,7 +710,7 @@ def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | Non
             "(--out) or remove them"
         )
     chosen = ", ".join(f"{component} {value}" for component, value in asdict(bundle.versions).items())
-    paired = calico.version_for(kube_version)
+    paired = releases.calico_version(kube_version)
     log(f"Kubernetes {kube_version} for linux/{arch} with {chosen}" + (f", calico {paired}" if paired else ""))
     if paired is None:
         log(f"no calico release is paired with Kubernetes {kube_version}: the bundle carries no calico images, "
