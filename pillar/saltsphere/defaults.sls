@@ -73,6 +73,26 @@ saltsphere:
     # would fail.  containerd's default: false.
     containerd_restrict_oom_score_adj: false
 
+    # --- container registries ---------------------------------------------
+    # Where containerd pulls the images that are not imported from the
+    # bundle (containerd's hosts.toml files under /etc/containerd/certs.d,
+    # which saltsphere owns: files of its own there are removed).
+    # Mirrors of Docker Hub, tried in order before docker.io itself:
+    # https://HOST[:PORT], or http://HOST[:PORT] for one without TLS.
+    registry_mirrors: []
+    # The organisation's registry (HOST[:PORT]), tried before every public
+    # registry the cluster's images come from (docker.io, registry.k8s.io,
+    # k8s.gcr.io, gcr.io, quay.io, ghcr.io).  It must hold them under the same
+    # repository paths: a pull-through cache, or images pushed there.
+    private_registry: ""
+    # Registries (HOST[:PORT]) spoken to over plain HTTP, without TLS.  Only on
+    # a network nobody else can reach: whoever sits on the path chooses what
+    # every node runs.
+    insecure_registries: []
+    # The CA certificate (PEM, on the taskbox; relative to vars.yml) that
+    # signed private_registry's certificate, when the hosts do not trust it.
+    registry_ca_file: ""
+
     # --- OS baseline -----------------------------------------------------
     # Run a time daemon (chrony) on every host.  Hosts that share their
     # kernel's clock (containers, the sandbox) must set false.

@@ -2,5 +2,6 @@ include:
   - transport.wipe
   - .package
   - .config
+  - .registries
   - .service
   - .health

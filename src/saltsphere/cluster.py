@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from saltsphere import config as cfg
 from saltsphere import inventory as inv_mod
-from saltsphere import validate
+from saltsphere import registries, validate
 from saltsphere.inventory import ETCD, MASTER, NODE
 from saltsphere.problems import InvalidInput, Problems
 
@@ -150,6 +150,9 @@ class Cluster:
         }
         if spec is not None:
             data["host"] = {"name": spec.name, "ip": spec.ip, "roles": list(spec.roles)}
+            if {MASTER, NODE} & set(spec.roles):
+                # containerd's registry files (a CA certificate at most: nothing secret).
+                data["registries"] = registries.host_files(self.config.values, os.path.dirname(self.vars_yml))
         return {"saltsphere": data}
 
 

@@ -8,7 +8,7 @@ import netaddr
 
 from saltsphere import config as cfg
 from saltsphere import inventory as inv_mod
-from saltsphere import kubeadm
+from saltsphere import kubeadm, registries
 from saltsphere.inventory import ETCD, MASTER, NODE, CLUSTER
 
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
@@ -247,6 +247,8 @@ def check_config(conf, inv, problems):
 
     _check_choices(conf, problems)
     _check_storage(conf, inv, problems)
+    for key, what, fix in registries.problems(conf.values, os.path.dirname(os.path.abspath(path))):
+        problems.error(path, f"{key} {what}", fix, line=conf.line(key), key=key)
 
 
 def _check_node_prefix(conf, inv, pods, problems):

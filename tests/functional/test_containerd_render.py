@@ -18,6 +18,7 @@ STATE_IDS = {
     "containerd-config-file-managed-crictl",
     "containerd-config-file-directory-cni-bin",
     "containerd-config-file-directory-cni-conf",
+    "containerd-registries-file-directory-certs",
     "containerd-service-service-running",
     "containerd-health-saltsphere-containerd-plugin-loaded",
     "os-pkgdb-cmd-run-finish-interrupted",
@@ -70,6 +71,39 @@ def test_config_toml_carries_the_cluster_choices(loaders):
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
     # Debian's containernetworking-plugins
     assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"}
+    # hosts.toml per registry (containerd.registries), read on each pull
+    assert cri["registry"] == {"config_path": "/etc/containerd/certs.d"}
+
+
+def test_without_registry_keys_the_certs_directory_is_kept_empty(loaders):
+    states = _show(loaders, "containerd")
+    certs = states["containerd-registries-file-directory-certs"]
+    assert _arg(certs, "name") == "/etc/containerd/certs.d" and _arg(certs, "clean") is True
+    assert not [sid for sid in states if sid.startswith("containerd-registries-file-managed")]
+
+
+REGISTRY_FILES = {
+    "/etc/containerd/certs.d/docker.io/hosts.toml": 'server = "https://registry-1.docker.io"\n',
+    "/etc/containerd/certs.d/10.0.0.5:5000/hosts.toml": 'server = "http://10.0.0.5:5000"\n',
+}
+
+
+def test_each_registry_file_of_the_pillar_is_written_and_kept_by_the_clean_directory(loaders):
+    states = _show(loaders, "containerd", pillar={"saltsphere": {"registries": REGISTRY_FILES}})
+    for path, content in REGISTRY_FILES.items():
+        managed = states[f"containerd-registries-file-managed-{path}"]
+        assert _arg(managed, "name") == path and _arg(managed, "contents") == content
+        assert _arg(managed, "mode") == "0644"
+    required = _arg(states["containerd-registries-file-directory-certs"], "require")
+    assert required == [{"file": f"containerd-registries-file-managed-{path}"} for path in sorted(REGISTRY_FILES)]
+    # A new registry file is no reason to restart containerd: it is read on each pull.
+    assert _arg(states["containerd-service-service-running"], "watch") == [{"sls": "containerd.config"}]
+
+
+def test_a_registry_file_outside_the_certs_directory_does_not_render(loaders):
+    ret = loaders.modules.state.show_sls(
+        "containerd", pillar={"saltsphere": {"registries": {"/etc/containerd/certs.d/../config.toml": "x"}}})
+    assert "outside /etc/containerd/certs.d" in str(ret)
 
 
 def test_crictl_points_at_the_containerd_socket(loaders):

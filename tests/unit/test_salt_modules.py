@@ -165,7 +165,9 @@ def test_ext_pillar_of_the_reset_holds_no_key_and_needs_no_prepare_step(write_cl
     reset = {"saltsphere_orchestration": {"phase": "reset"}}
     master = pillars["saltsphere"]("master", reset)
     assert "_errors" not in master
-    assert set(master["saltsphere"]) == {"cluster", "config", "host"}
+    # registries: containerd's hosts.toml files, nothing secret (empty with the seed's vars.yml)
+    assert set(master["saltsphere"]) == {"cluster", "config", "host", "registries"}
+    assert master["saltsphere"]["registries"] == {}
     assert "_errors" in pillars["saltsphere"]("master", {}), "other phases still need the prepare step"
 
 
