@@ -7,7 +7,7 @@ from pathlib import Path
 
 from saltsphere import cluster, releases
 from saltsphere import config as cfg
-from saltsphere.artifacts import debian_source, fetch, manifest
+from saltsphere.artifacts import bundlefile, debian_source, fetch, manifest
 from saltsphere.inventory import MASTER
 from saltsphere.problems import InvalidInput
 
@@ -67,6 +67,26 @@ def register(subparsers):
     )
     check.add_argument("directory", type=Path, metavar="DIR")
     check.set_defaults(func=cmd_verify)
+
+    export = commands.add_parser(
+        "export", help="write a bundle as one tar file, with its sha256 beside it",
+        description="Write the bundle's manifest and every file it lists (nothing else) as one reproducible tar "
+                    "file, after checking each file against the manifest; write FILE.sha256 beside it.",
+    )
+    export.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help=f"the bundle directory (default: {DEFAULT_OUT})")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE.tar", help="the file to write")
+    export.set_defaults(func=cmd_export)
+
+    unpack = commands.add_parser(
+        "import", help="unpack a file written by `artifact export` and check it",
+        description="Check FILE against FILE.sha256 when that exists, unpack it beside DIR, check every file "
+                    "against the manifest, and only then put it in DIR's place (the old DIR is kept until then).",
+    )
+    unpack.add_argument("archive", type=Path, metavar="FILE.tar")
+    unpack.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help=f"the bundle directory to create or replace (default: {DEFAULT_OUT})")
+    unpack.set_defaults(func=cmd_import)
     return parser
 
 
@@ -159,4 +179,17 @@ def cmd_verify(args):
         return 1
     count = len(manifest.read_manifest(args.directory).files)
     print(f"OK: {args.directory}: {count} files match {manifest.MANIFEST_NAME}")
+    return 0
+
+
+def cmd_export(args):
+    result = bundlefile.export_bundle(args.bundle, args.out)
+    print(f"OK: {result.files} files and {manifest.MANIFEST_NAME} written to {result.path} "
+          f"({result.size} bytes, sha256 {result.sha256}); checksum in {result.path}{bundlefile.CHECKSUM_SUFFIX}")
+    return 0
+
+
+def cmd_import(args):
+    result = bundlefile.import_bundle(args.archive, args.out)
+    print(f"OK: {args.out}: {len(result.files)} files match {manifest.MANIFEST_NAME}")
     return 0
