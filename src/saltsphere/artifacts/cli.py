@@ -7,7 +7,7 @@ from pathlib import Path
 
 from saltsphere import cluster, releases
 from saltsphere import config as cfg
-from saltsphere.artifacts import bundlefile, debian_source, fetch, manifest
+from saltsphere.artifacts import addimage, bundlefile, debian_source, fetch, manifest
 from saltsphere.inventory import MASTER
 from saltsphere.problems import InvalidInput
 
@@ -67,6 +67,21 @@ def register(subparsers):
     )
     check.add_argument("directory", type=Path, metavar="DIR")
     check.set_defaults(func=cmd_verify)
+
+    add = commands.add_parser(
+        "add-image", help="put an image archive (OCI layout or `docker save` tar) into a bundle",
+        description="Check every blob of an OCI image layout tar or a `docker save` tar against its digest, copy "
+                    "it to the bundle's images/ and list it in the manifest, so that hosts import it like the "
+                    "bundle's other images.",
+    )
+    add.add_argument("archive", type=Path, metavar="ARCHIVE")
+    add.add_argument("--name", metavar="REF",
+                     help="the image reference to store it under; needed when the archive names no image or several")
+    add.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                     help=f"the bundle directory (default: {DEFAULT_OUT})")
+    add.add_argument("--replace", action="store_true",
+                     help="drop a different image the bundle holds under the same file name")
+    add.set_defaults(func=cmd_add_image)
 
     export = commands.add_parser(
         "export", help="write a bundle as one tar file, with its sha256 beside it",
@@ -179,6 +194,13 @@ def cmd_verify(args):
         return 1
     count = len(manifest.read_manifest(args.directory).files)
     print(f"OK: {args.directory}: {count} files match {manifest.MANIFEST_NAME}")
+    return 0
+
+
+def cmd_add_image(args):
+    entry = addimage.add_image(args.bundle, args.archive, name=args.name, replace=args.replace)
+    print(f"{entry.path}\t{entry.ref}\t{entry.size}\t{entry.sha256}")
+    print(f"OK: {args.bundle}: {entry.ref} added as {entry.path}")
     return 0
 
 
