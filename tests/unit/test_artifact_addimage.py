@@ -13,6 +13,7 @@ from saltsphere import cli, kube, kubesphere
 from saltsphere.artifacts import ArtifactError, entry_for, read_manifest, verify, write_manifest
 from saltsphere.artifacts import addimage, images
 from sample_inputs import load_extension
+from test_artifact_fetch import FakeWeb, serve_image
 
 REDIS = "docker.io/library/redis:5"
 
@@ -304,3 +305,47 @@ def test_cli_add_image(tmp_path, bundle, capsys):
     assert "images/redis.tar" in out and REDIS in out
     assert cli.main(["artifact", "add-image", str(tmp_path / "absent.tar"), "--bundle", str(bundle)]) != 0
     assert "absent.tar: no such file" in capsys.readouterr().err
+
+
+# --- pulled from a registry ------------------------------------------------------------------------------------
+
+def test_pull_adds_the_bundle_arch_of_an_image(tmp_path, bundle):
+    web = FakeWeb()
+    parts = serve_image(web, "pause", "3.9", arches=("arm64", "amd64"))
+    entry = addimage.pull_and_add(bundle, "registry.k8s.io/pause:3.9", replace=True, opener=web, log=lambda _: None)
+    assert entry.ref == "registry.k8s.io/pause:3.9" and entry.path == "images/pause.tar"
+    assert host_names(bundle / entry.path) == ["registry.k8s.io/pause:3.9"]
+    with tarfile.open(bundle / entry.path) as tar:
+        assert f"blobs/sha256/{digest(parts['amd64'][2])}" in tar.getnames()
+    assert verify(bundle) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_pull_from_a_mirror_keeps_the_name(tmp_path, bundle):
+    web = FakeWeb()
+    serve_image(web, "pause", "3.9", registry="registry.k8s.io")
+    mirror = "registry.k8s.io"
+    entry = addimage.pull_and_add(bundle, "k8s.gcr.io/pause:3.9", mirror=mirror, replace=True, opener=web,
+                                  log=lambda _: None)
+    assert entry.ref == "k8s.gcr.io/pause:3.9"
+    assert web.urls[0] == "https://registry.k8s.io/v2/pause/manifests/3.9"
+
+
+def test_a_tampered_pulled_blob_leaves_the_bundle_as_it_was(tmp_path, bundle):
+    web = FakeWeb()
+    parts = serve_image(web, "pause", "3.9")
+    layer = parts["amd64"][2]
+    web.serve(f"https://registry.k8s.io/v2/pause/blobs/sha256:{digest(layer)}", layer + b"x")
+    before = snapshot(bundle)
+    with pytest.raises(ArtifactError, match="sha256 is"):
+        addimage.pull_and_add(bundle, "registry.k8s.io/pause:3.9", replace=True, opener=web, log=lambda _: None)
+    assert snapshot(bundle) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_cli_pull_refuses_name_and_mirror_without_pull(tmp_path, bundle, capsys):
+    assert cli.main(["artifact", "add-image", "--pull", "pause:1", "--name", "x:1", "--bundle", str(bundle)]) != 0
+    assert "--name and --pull" in capsys.readouterr().err
+    path = docker_archive(tmp_path)
+    assert cli.main(["artifact", "add-image", str(path), "--registry-mirror", "m.example", "--bundle", str(bundle)]) != 0
+    assert "--registry-mirror goes with --pull only" in capsys.readouterr().err

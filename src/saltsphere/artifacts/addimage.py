@@ -7,6 +7,8 @@ archive with ``ctr images import`` and find the image by the name containerd
 gives it (the ``io.containerd.image.name`` annotation, or docker's
 ``RepoTags``), so an archive that names the image otherwise, or names several,
 is copied with only its naming file rewritten: its blobs stay as they are.
+With ``--pull`` the archive is first pulled from the image's registry (or a
+mirror) by the registry client ``artifact fetch`` uses.
 """
 
 import copy
@@ -18,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from saltsphere.artifacts import images
+from saltsphere.artifacts import fetch, images
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.errors import ArtifactError
 
@@ -355,3 +357,24 @@ def add_image(bundle_dir, archive_path, *, name=None, replace=False) -> mf.FileE
         if old.path != relative:
             (bundle / old.path).unlink(missing_ok=True)
     return entry
+
+
+def pull_and_add(bundle_dir, ref, *, mirror=None, replace=False, opener=None, log=print) -> mf.FileEntry:
+    """Pull ``ref`` for the bundle's architecture (from ``mirror`` when given) and add it as :func:`add_image` does.
+
+    The pulled archive is written in a temporary directory beside the bundle,
+    so that only :func:`add_image` ever writes into it.
+    """
+    bundle = Path(bundle_dir)
+    manifest = mf.read_manifest(bundle)
+    normalized = normalize_ref(ref)
+    parsed = images.parse_ref(normalized)
+    domain, _, source = parsed.repository.partition("/")
+    host = mirror or fetch.REGISTRY_HOSTS.get(domain, domain)
+    hint = f"check that {normalized} exists for linux/{manifest.arch}" + (f" on the mirror {mirror}" if mirror else "")
+    image = fetch.Image(name=parsed.name, source=source, tag=parsed.tag, reference=normalized, hint=hint,
+                        registry=host)
+    with tempfile.TemporaryDirectory(prefix=f".{bundle.name}-pull-", dir=bundle.parent) as work:
+        archive = Path(work) / f"{parsed.name}.tar"
+        fetch.pull_image(fetch.Registry(fetch.Http(opener), host), image, manifest.arch, archive, log=log)
+        return add_image(bundle, archive, name=normalized, replace=replace)

@@ -8,6 +8,7 @@ from pathlib import Path
 from saltsphere import cluster, releases
 from saltsphere import config as cfg
 from saltsphere.artifacts import addimage, bundlefile, debian_source, fetch, manifest
+from saltsphere.artifacts.errors import ArtifactError
 from saltsphere.inventory import MASTER
 from saltsphere.problems import InvalidInput
 
@@ -74,7 +75,10 @@ def register(subparsers):
                     "it to the bundle's images/ and list it in the manifest, so that hosts import it like the "
                     "bundle's other images.",
     )
-    add.add_argument("archive", type=Path, metavar="ARCHIVE")
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("archive", type=Path, metavar="ARCHIVE", nargs="?")
+    source.add_argument("--pull", metavar="REF", help="pull the image from its registry instead (needs internet)")
+    add.add_argument("--registry-mirror", metavar="HOST", help="with --pull: the registry to pull from instead")
     add.add_argument("--name", metavar="REF",
                      help="the image reference to store it under; needed when the archive names no image or several")
     add.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",
@@ -198,7 +202,15 @@ def cmd_verify(args):
 
 
 def cmd_add_image(args):
-    entry = addimage.add_image(args.bundle, args.archive, name=args.name, replace=args.replace)
+    if args.pull:
+        if args.name:
+            raise ArtifactError("--name and --pull: the pulled image is stored under the reference it is pulled by")
+        entry = addimage.pull_and_add(args.bundle, args.pull, mirror=args.registry_mirror, replace=args.replace,
+                                      log=_log)
+    else:
+        if args.registry_mirror:
+            raise ArtifactError("--registry-mirror goes with --pull only")
+        entry = addimage.add_image(args.bundle, args.archive, name=args.name, replace=args.replace)
     print(f"{entry.path}\t{entry.ref}\t{entry.size}\t{entry.sha256}")
     print(f"OK: {args.bundle}: {entry.ref} added as {entry.path}")
     return 0
