@@ -347,5 +347,6 @@ def test_cli_pull_refuses_name_and_mirror_without_pull(tmp_path, bundle, capsys)
     assert cli.main(["artifact", "add-image", "--pull", "pause:1", "--name", "x:1", "--bundle", str(bundle)]) != 0
     assert "--name and --pull" in capsys.readouterr().err
     path = docker_archive(tmp_path)
-    assert cli.main(["artifact", "add-image", str(path), "--registry-mirror", "m.example", "--bundle", str(bundle)]) != 0
+    argv = ["artifact", "add-image", str(path), "--registry-mirror", "m.example", "--bundle", str(bundle)]
+    assert cli.main(argv) != 0
     assert "--registry-mirror goes with --pull only" in capsys.readouterr().err

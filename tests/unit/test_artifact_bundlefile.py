@@ -265,3 +265,13 @@ def test_cli_import_reports_a_damaged_file(bundle, tmp_path, capsys):
     assert run("artifact", "import", str(out), "--out", str(tmp_path / "copy")) != 0
     assert "sha256 is" in capsys.readouterr().err
     assert not (tmp_path / "copy").exists()
+
+
+def test_import_refuses_to_replace_what_is_not_a_directory(bundle, tmp_path):
+    archive = exported(bundle, tmp_path)
+    target = tmp_path / "imported"
+    target.write_text("a file")
+    with pytest.raises(ArtifactError, match="exists and is not a directory"):
+        bundlefile.import_bundle(archive, target)
+    assert target.read_text() == "a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "export", "imported"]

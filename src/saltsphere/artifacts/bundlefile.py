@@ -110,8 +110,10 @@ def export_bundle(bundle_dir, out) -> Exported:
     """
     bundle = Path(bundle_dir)
     out = Path(out)
-    manifest = mf.read_manifest(bundle)
+    mf.read_manifest(bundle)
+    # The tar holds the very bytes the files are checked against.
     manifest_bytes = (bundle / mf.MANIFEST_NAME).read_bytes()
+    manifest = mf.Manifest.from_json(manifest_bytes.decode("utf-8"), str(bundle / mf.MANIFEST_NAME))
     if out.resolve().is_relative_to(bundle.resolve()):
         raise ArtifactError(f"{out}: inside the bundle {bundle}; write the export somewhere else")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -230,6 +232,8 @@ def import_bundle(archive, out_dir) -> mf.Manifest:
     out = Path(out_dir)
     if not archive.is_file():
         raise ArtifactError(f"{archive}: no such file")
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ArtifactError(f"{out}: exists and is not a directory; move it away or import elsewhere with --out")
     check_checksum_file(archive)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}-import-", dir=out.parent))
@@ -259,8 +263,6 @@ def _swap_in(new: Path, out: Path):
     if not out.exists() and not out.is_symlink():
         os.rename(new, out)
         return
-    if out.is_symlink() or not out.is_dir():
-        raise ArtifactError(f"{out}: exists and is not a directory; move it away or import elsewhere with --out")
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
     os.rename(out, old / "bundle")
     try:
