@@ -350,3 +350,18 @@ def test_cli_pull_refuses_name_and_mirror_without_pull(tmp_path, bundle, capsys)
     argv = ["artifact", "add-image", str(path), "--registry-mirror", "m.example", "--bundle", str(bundle)]
     assert cli.main(argv) != 0
     assert "--registry-mirror goes with --pull only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", [b"[]", b'{"rootfs": {"diff_ids": "x"}}'])
+def test_a_docker_config_without_layer_digests_is_refused(tmp_path, config):
+    path = docker_archive(tmp_path, legacy=False)
+    with tarfile.open(path) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    manifest = json.loads(members["manifest.json"])
+    del members[manifest[0]["Config"]]
+    manifest[0]["Config"] = f"blobs/sha256/{digest(config)}"
+    members[manifest[0]["Config"]] = config
+    members["manifest.json"] = json.dumps(manifest).encode()
+    write_tar(path, members)
+    with pytest.raises(ArtifactError, match="has no rootfs.diff_ids list"):
+        addimage.read_archive(path)

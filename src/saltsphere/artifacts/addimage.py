@@ -123,6 +123,8 @@ class _Reader:
 
 def _oci_manifest(reader: _Reader, descriptor, depth=0) -> str:
     """Check the manifest (or nested index) ``descriptor`` names and every blob under it; its architecture."""
+    if not isinstance(descriptor, dict):
+        reader.fail("an index entry is not a descriptor")
     if descriptor.get("mediaType") in NESTED_INDEX_TYPES:
         if depth > 2:
             reader.fail("image indexes nested too deep")
@@ -178,8 +180,12 @@ def _read_docker(reader: _Reader) -> list[ArchiveImage]:
         if len(expected) == 64 and config_hash != expected:
             reader.fail(f"config {config_name} has sha256 {config_hash}, not the digest its name gives")
         config = reader.json(config_name, "config")
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None
+        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+            reader.fail(f"config {config_name} has no rootfs.diff_ids list")
         layers = entry.get("Layers") or []
+        if not isinstance(layers, list) or not all(isinstance(layer, str) for layer in layers):
+            reader.fail(f"{DOCKER_MANIFEST}[{position}] Layers is not a list of file names")
         if len(layers) != len(diff_ids):
             reader.fail(f"{DOCKER_MANIFEST}[{position}] lists {len(layers)} layers, its config {len(diff_ids)}")
         for layer, diff_id in zip(layers, diff_ids):
