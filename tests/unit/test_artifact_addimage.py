@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from saltsphere import cli, kube, kubesphere
+from saltsphere import bom, cli
 from saltsphere.artifacts import ArtifactError, entry_for, read_manifest, verify, write_manifest
 from saltsphere.artifacts import addimage, images
 from sample_inputs import load_extension
@@ -92,21 +92,6 @@ def snapshot(root: Path) -> dict:
 def host_names(path) -> list:
     """What a host's saltsphere_containerd module reads from the archive: the names ctr will import."""
     return [image["name"] for image in load_extension("modules", "saltsphere_containerd").archive_images(str(path))]
-
-
-# --- the reference ---------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("ref, expected", [
-    ("redis:5", "docker.io/library/redis:5"),
-    ("redis", "docker.io/library/redis:latest"),
-    ("kubesphere/ks-installer:v3.1.1", "docker.io/kubesphere/ks-installer:v3.1.1"),
-    ("index.docker.io/library/redis:5", "docker.io/library/redis:5"),
-    ("quay.io/coreos/etcd:v3.4", "quay.io/coreos/etcd:v3.4"),
-    ("localhost:5000/app", "localhost:5000/app:latest"),
-])
-def test_normalize_ref(ref, expected):
-    assert addimage.normalize_ref(ref) == expected
-    assert addimage.normalize_ref(ref) == kubesphere.normalize(ref)
 
 
 # --- reading archives ------------------------------------------------------------------------------------------
@@ -232,6 +217,19 @@ def test_an_image_for_another_arch_is_refused(tmp_path, bundle):
 
 # --- into the bundle -------------------------------------------------------------------------------------------
 
+def bill_with(ref):
+    """A bill of materials that asks for ``ref`` only, as the install's check for missing images reads one."""
+    image = bom.Image(ref=bom.normalize(ref), name="wanted", part=bom.STORAGE, source=bom.normalize(ref), hint="")
+    return bom.Bom(kube_version="v1.20.2", arch="amd64", versions=None, calico=None, binaries=(), images=(image,),
+                   packages={})
+
+
+def test_the_install_misses_an_image_until_it_is_added(tmp_path, bundle):
+    assert bill_with("redis:5").missing(bom.held_refs(read_manifest(bundle).files)) == [REDIS]
+    addimage.add_image(bundle, oci_archive(tmp_path))
+    assert bill_with("redis:5").missing(bom.held_refs(read_manifest(bundle).files)) == []
+
+
 @pytest.mark.parametrize("make", [oci_archive, docker_archive])
 def test_added_image_is_copied_listed_and_found_like_the_others(tmp_path, bundle, make):
     path = make(tmp_path)
@@ -243,10 +241,9 @@ def test_added_image_is_copied_listed_and_found_like_the_others(tmp_path, bundle
     manifest = read_manifest(bundle)
     assert entry in manifest.files and len(manifest.files) == 3
     assert manifest.created == "2026-12-07T00:00:00+00:00"
-    held = {kubesphere.normalize(e.ref) for e in manifest.files if e.kind == "image" and e.ref}
-    assert kubesphere.normalize("redis:5") in held
-    pillar_files = {e.path: {"name": e.name, "kind": e.kind} for e in manifest.files}
-    assert kube.has_image({"files": pillar_files}, "redis")
+    assert bill_with("redis:5").missing(bom.held_refs(manifest.files)) == []
+    pillar_files = {e.path: {"name": e.name, "kind": e.kind, "ref": e.ref} for e in manifest.files}
+    assert bill_with("redis:5").missing(bom.held_refs(pillar_files)) == []
     assert host_names(bundle / entry.path) == [REDIS]
     assert not [p for p in (bundle / "images").iterdir() if p.name.startswith(".")]
 
@@ -365,3 +362,19 @@ def test_a_docker_config_without_layer_digests_is_refused(tmp_path, config):
     write_tar(path, members)
     with pytest.raises(ArtifactError, match="has no rootfs.diff_ids list"):
         addimage.read_archive(path)
+
+
+def test_an_image_the_bundle_lists_keeps_its_file_name(tmp_path, bundle):
+    fetched = bundle / "images/storage-redis-5.tar"
+    fetched.write_bytes(b"fetched before")
+    manifest = read_manifest(bundle)
+    entries = [*manifest.files, entry_for(bundle, "images/storage-redis-5.tar", name="storage-redis-5", version="5",
+                                          arch="amd64", kind="image", ref=REDIS)]
+    write_manifest(bundle, entries, kube_version="v1.20.2", arch="amd64", distributions=["debian-12"])
+    path = oci_archive(tmp_path)
+    entry = addimage.add_image(bundle, path)
+    assert (entry.path, entry.name) == ("images/storage-redis-5.tar", "storage-redis-5")
+    assert fetched.read_bytes() == path.read_bytes()
+    assert sorted(e.ref for e in read_manifest(bundle).files if e.kind == "image") == [REDIS, "k8s.gcr.io/pause:3.2"]
+    assert not (bundle / "images/redis.tar").exists()
+    assert verify(bundle) == []

@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from saltsphere import bom
 from saltsphere.artifacts import fetch, images
 from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.errors import ArtifactError
@@ -30,22 +31,6 @@ DOCKER_MANIFEST = "manifest.json"
 DOCKER_REPOSITORIES = "repositories"
 NESTED_INDEX_TYPES = (images.MEDIA_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
 _CHUNK = 1 << 20
-
-
-def normalize_ref(ref: str) -> str:
-    """``ref`` as containerd and kubelet name it: ``redis:5`` is ``docker.io/library/redis:5``."""
-    head, slash, rest = ref.partition("/")
-    if slash and ("." in head or ":" in head or head == "localhost"):
-        domain, path = head, rest
-    else:
-        domain, path = "docker.io", ref
-    if domain == "index.docker.io":
-        domain = "docker.io"
-    if domain == "docker.io" and "/" not in path:
-        path = f"library/{path}"
-    if "@" not in path and ":" not in path.rsplit("/", 1)[-1]:
-        path += ":latest"
-    return f"{domain}/{path}"
 
 
 @dataclass(frozen=True)
@@ -161,7 +146,7 @@ def _read_oci(reader: _Reader) -> list[ArchiveImage]:
         containerd = annotations.get(images.NAME_ANNOTATION, "")
         oci = annotations.get(images.REF_ANNOTATION, "")
         names = [containerd] if containerd else [oci] if _is_name(oci) else []
-        found.append(ArchiveImage(position, tuple(normalize_ref(n) for n in names),
+        found.append(ArchiveImage(position, tuple(bom.normalize(n) for n in names),
                                   (containerd,) if containerd else (), arch))
     return found
 
@@ -195,7 +180,7 @@ def _read_docker(reader: _Reader) -> list[ArchiveImage]:
                 reader.fail(f"layer {layer} has sha256 {actual}, not the digest "
                             f"{'its name' if named else 'the config'} gives")
         tags = [tag for tag in entry.get("RepoTags") or [] if isinstance(tag, str)]
-        normalized = tuple(normalize_ref(tag) for tag in tags)
+        normalized = tuple(bom.normalize(tag) for tag in tags)
         found.append(ArchiveImage(position, normalized, normalized, config.get("architecture", "")))
     return found
 
@@ -225,7 +210,7 @@ def read_archive(path) -> ImageArchive:
 def choose(archive: ImageArchive, name: str | None) -> tuple[ArchiveImage, str]:
     """The image to add and the reference it goes under, from the archive's names or ``name``."""
     if name:
-        ref = normalize_ref(name)
+        ref = bom.normalize(name)
         named = [image for image in archive.images if ref in image.names]
         if named:
             return named[0], ref
@@ -296,7 +281,7 @@ def _clashes(entries, entry: mf.FileEntry):
     """Entries ``entry`` takes the place of: the same image, or another one under its name or path."""
     same, other = [], []
     for existing in entries:
-        if existing.kind == "image" and existing.ref and normalize_ref(existing.ref) == entry.ref:
+        if existing.kind == "image" and existing.ref and bom.normalize(existing.ref) == entry.ref:
             same.append(existing)
         elif existing.path == entry.path or (existing.kind == "image" and existing.name == entry.name):
             other.append(existing)
@@ -317,10 +302,13 @@ def add_image(bundle_dir, archive_path, *, name=None, replace=False) -> mf.FileE
     parsed = images.parse_ref(ref)
     if image.arch and image.arch != manifest.arch:
         raise ArtifactError(f"{archive.path}: the image {ref} is for {image.arch}, the bundle for {manifest.arch}")
-    relative = f"images/{parsed.name}.tar"
+    # The same image already listed keeps its file name, so that `artifact fetch` finds it where it put it.
+    same_ref = [e for e in manifest.files if e.kind == "image" and e.ref and bom.normalize(e.ref) == ref]
+    entry_name = same_ref[0].name if same_ref else parsed.name
+    relative = same_ref[0].path if same_ref else f"images/{parsed.name}.tar"
     target = bundle / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{parsed.name}.tar-", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     backup = None
     try:
@@ -332,7 +320,7 @@ def add_image(bundle_dir, archive_path, *, name=None, replace=False) -> mf.FileE
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
-        entry = mf.FileEntry(name=parsed.name, version=parsed.tag, arch=manifest.arch, kind="image", path=relative,
+        entry = mf.FileEntry(name=entry_name, version=parsed.tag, arch=manifest.arch, kind="image", path=relative,
                              sha256=mf.sha256_of(tmp), size=tmp.stat().st_size, ref=ref)
         same, other = _clashes(manifest.files, entry)
         if other and not replace:
@@ -373,7 +361,7 @@ def pull_and_add(bundle_dir, ref, *, mirror=None, replace=False, opener=None, lo
     """
     bundle = Path(bundle_dir)
     manifest = mf.read_manifest(bundle)
-    normalized = normalize_ref(ref)
+    normalized = bom.normalize(ref)
     parsed = images.parse_ref(normalized)
     domain, _, source = parsed.repository.partition("/")
     host = mirror or fetch.REGISTRY_HOSTS.get(domain, domain)
