@@ -26,7 +26,6 @@ from saltsphere.artifacts import manifest as mf
 from saltsphere.artifacts.errors import ArtifactError
 
 OCI_INDEX = "index.json"
-OCI_LAYOUT = "oci-layout"
 DOCKER_MANIFEST = "manifest.json"
 DOCKER_REPOSITORIES = "repositories"
 NESTED_INDEX_TYPES = (images.MEDIA_INDEX, "application/vnd.docker.distribution.manifest.list.v2+json")
@@ -291,9 +290,9 @@ def _clashes(entries, entry: mf.FileEntry):
 def add_image(bundle_dir, archive_path, *, name=None, replace=False) -> mf.FileEntry:
     """Check the image archive ``archive_path`` and put it into ``bundle_dir`` with its manifest entry.
 
-    The archive goes to ``images/<name>.tar`` through a temporary file in the
-    bundle and the manifest is rewritten whole; if anything fails, the bundle
-    is left as it was.
+    The archive goes to ``images/<name>.tar`` (or the file the bundle already
+    lists the image in) through a temporary file in the bundle, and the
+    manifest is rewritten whole; if anything fails, the bundle is left as it was.
     """
     bundle = Path(bundle_dir)
     manifest = mf.read_manifest(bundle)
