@@ -7,7 +7,8 @@ from pathlib import Path
 
 from saltsphere import cluster, releases
 from saltsphere import config as cfg
-from saltsphere.artifacts import debian_source, fetch, manifest
+from saltsphere.artifacts import addimage, bundlefile, debian_source, fetch, manifest
+from saltsphere.artifacts.errors import ArtifactError
 from saltsphere.inventory import MASTER
 from saltsphere.problems import InvalidInput
 
@@ -67,6 +68,44 @@ def register(subparsers):
     )
     check.add_argument("directory", type=Path, metavar="DIR")
     check.set_defaults(func=cmd_verify)
+
+    add = commands.add_parser(
+        "add-image", help="put an image archive (OCI layout or `docker save` tar) into a bundle",
+        description="Check every blob of an OCI image layout tar or a `docker save` tar against its digest, copy "
+                    "it to the bundle's images/ and list it in the manifest, so that hosts import it like the "
+                    "bundle's other images.",
+    )
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("archive", type=Path, metavar="ARCHIVE", nargs="?")
+    source.add_argument("--pull", metavar="REF", help="pull the image from its registry instead (needs internet)")
+    add.add_argument("--registry-mirror", metavar="HOST", help="with --pull: the registry to pull from instead")
+    add.add_argument("--name", metavar="REF",
+                     help="the image reference to store it under; needed when the archive names no image or several")
+    add.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                     help=f"the bundle directory (default: {DEFAULT_OUT})")
+    add.add_argument("--replace", action="store_true",
+                     help="drop a different image the bundle holds under the same file name")
+    add.set_defaults(func=cmd_add_image)
+
+    export = commands.add_parser(
+        "export", help="write a bundle as one tar file, with its sha256 beside it",
+        description="Write the bundle's manifest and every file it lists (nothing else) as one reproducible tar "
+                    "file, after checking each file against the manifest; write FILE.sha256 beside it.",
+    )
+    export.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help=f"the bundle directory (default: {DEFAULT_OUT})")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE.tar", help="the file to write")
+    export.set_defaults(func=cmd_export)
+
+    unpack = commands.add_parser(
+        "import", help="unpack a file written by `artifact export` and check it",
+        description="Check FILE against FILE.sha256 when that exists, unpack it beside DIR, check every file "
+                    "against the manifest, and only then put it in DIR's place (the old DIR is kept until then).",
+    )
+    unpack.add_argument("archive", type=Path, metavar="FILE.tar")
+    unpack.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                        help=f"the bundle directory to create or replace (default: {DEFAULT_OUT})")
+    unpack.set_defaults(func=cmd_import)
     return parser
 
 
@@ -159,4 +198,32 @@ def cmd_verify(args):
         return 1
     count = len(manifest.read_manifest(args.directory).files)
     print(f"OK: {args.directory}: {count} files match {manifest.MANIFEST_NAME}")
+    return 0
+
+
+def cmd_add_image(args):
+    if args.pull:
+        if args.name:
+            raise ArtifactError("--name and --pull: the pulled image is stored under the reference it is pulled by")
+        entry = addimage.pull_and_add(args.bundle, args.pull, mirror=args.registry_mirror, replace=args.replace,
+                                      log=_log)
+    else:
+        if args.registry_mirror:
+            raise ArtifactError("--registry-mirror goes with --pull only")
+        entry = addimage.add_image(args.bundle, args.archive, name=args.name, replace=args.replace)
+    print(f"{entry.path}\t{entry.ref}\t{entry.size}\t{entry.sha256}")
+    print(f"OK: {args.bundle}: {entry.ref} added as {entry.path}")
+    return 0
+
+
+def cmd_export(args):
+    result = bundlefile.export_bundle(args.bundle, args.out)
+    print(f"OK: {result.files} files and {manifest.MANIFEST_NAME} written to {result.path} "
+          f"({result.size} bytes, sha256 {result.sha256}); checksum in {result.path}{bundlefile.CHECKSUM_SUFFIX}")
+    return 0
+
+
+def cmd_import(args):
+    result = bundlefile.import_bundle(args.archive, args.out)
+    print(f"OK: {args.out}: {len(result.files)} files match {manifest.MANIFEST_NAME}")
     return 0
