@@ -207,7 +207,7 @@ def cmd_add(args) -> int:
 
 
 def register(sub):
-    from saltsphere import cli
+    from saltsphere import cli, noderemove
 
     node = sub.add_parser("node", help="the cluster's nodes against hosts.ini")
     node_sub = node.add_subparsers(dest="node_command", metavar="COMMAND")
@@ -225,4 +225,7 @@ def register(sub):
                         help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current "
                              "directory)")
     adding.add_argument("--yes", action="store_true", help="do not ask first")
+    adding.add_argument("--dry-run", action="store_true",
+                        help="change nothing: run every step with test=True and say what would change on each host")
     adding.set_defaults(func=cmd_add)
+    noderemove.register(node_sub)
