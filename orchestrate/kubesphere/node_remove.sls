@@ -59,14 +59,15 @@ kubesphere-node-remove-{{ id }}-salt-state:
 {{ step('drain', [first], 'kubernetes.nodes_drained') }}
 {%- endif %}
 {%- if run.clean %}
-{%-   for sls in ['kubernetes.clean', 'network.clean', 'containerd.clean', 'os.clean'] if plan.clean %}
+{%-   if plan.clean %}
 
-kubesphere-node-remove-clean-saltsphere-cluster-cleaned-{{ sls.split('.')[0] }}:
+{#- One salt-ssh run per host: the roles' clean states in the reset's order. #}
+kubesphere-node-remove-clean-saltsphere-cluster-cleaned:
   saltsphere_cluster.cleaned:
-    - name: {{ sls }}
+    - name: kubernetes.clean,network.clean,containerd.clean,os.clean
     - hosts: {{ plan.clean | json }}
     - failhard: True
-{%-   endfor %}
+{%-   endif %}
 {%-   if plan.not_cleaned %}
 
 kubesphere-node-remove-clean-test-succeed-without-changes:
