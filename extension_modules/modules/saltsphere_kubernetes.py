@@ -270,7 +270,11 @@ def drain(node, timeout=120, force=False):
 
 def delete_node(node):
     """
-    Delete the Node ``node`` from the cluster (no error when it is gone already). Needs admin.conf.
+    Delete the Node ``node`` from the cluster (no error when it is gone already), and the pods still bound to it.
+
+    A DaemonSet makes its pod again on a Node whose pods were deleted; once
+    the Node is gone no controller does, and the pods left would wait for the
+    pod garbage collector.  Needs admin.conf.
 
     CLI Example:
 
@@ -279,6 +283,8 @@ def delete_node(node):
         salt-ssh master saltsphere_kubernetes.delete_node node3
     """
     _kubectl(["delete", "node", node, "--ignore-not-found", "--wait=false"], kubeconfig=ADMIN_CONF)
+    _kubectl(["delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node}", "--force",
+              "--grace-period=0", "--wait=false"], kubeconfig=ADMIN_CONF, timeout=60)
     return True
 
 

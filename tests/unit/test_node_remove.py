@@ -404,3 +404,11 @@ def test_drain_evicts_a_ready_node_and_deletes_the_pods_of_one_that_cannot_answe
     done = module.drain("node3", timeout=5, force=force)
     assert calls == expect
     assert done == "drained" if expect[-1] == "drain" else done.startswith("pods deleted without waiting")
+
+
+def test_deleting_a_node_deletes_the_pods_still_bound_to_it(monkeypatch):
+    calls = []
+    monkeypatch.setattr(module, "_kubectl", lambda args, kubeconfig=None, timeout=30: calls.append(args) or "")
+    assert module.delete_node("node3") is True
+    assert calls[0][:3] == ["delete", "node", "node3"]
+    assert calls[1][:2] == ["delete", "pods"] and "--field-selector=spec.nodeName=node3" in calls[1]
