@@ -178,7 +178,8 @@ def advice(rows) -> list:
                      "start with ETCD_INITIAL_CLUSTER_STATE=new).")
     if unknown:
         lines.append(f"in the cluster but not in hosts.ini: {', '.join(unknown)}. Put them back in hosts.ini, or "
-                     "take them out of the cluster (kubectl drain and delete the Node; etcdctl member remove).")
+                     "take them out of the cluster: `saltsphere node remove NAME` for a worker (masters and etcd "
+                     "members cannot be removed yet).")
     return lines
 
 
