@@ -235,6 +235,59 @@ def nodes():
     return result
 
 
+def drain(node, timeout=120, force=False):
+    """
+    Cordon ``node`` and evict its pods (DaemonSets' stay, emptyDir data goes), for ``timeout`` seconds at most.
+
+    A node that is not Ready, or whose host is known to be down (``force``),
+    cannot confirm that its pods stopped, and an
+    eviction that outlasts ``timeout`` (a PodDisruptionBudget that never
+    allows it, a pod that never ends) would hold the removal: then the pods
+    still bound to the node are deleted without waiting for it.  Returns what
+    was done: ``drained`` or ``pods deleted (...)``.  Needs admin.conf.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_kubernetes.drain node3 timeout=120
+        salt-ssh master saltsphere_kubernetes.drain node3 force=True
+    """
+    timeout = int(timeout)
+    _kubectl(["cordon", node], kubeconfig=ADMIN_CONF)
+    why = "its host does not answer" if force else "the node is not Ready"
+    if not force and nodes().get(node, {}).get("ready"):
+        try:
+            _kubectl(["drain", node, "--ignore-daemonsets", "--delete-emptydir-data", f"--timeout={timeout}s"],
+                     kubeconfig=ADMIN_CONF, timeout=timeout + 30)
+            return "drained"
+        except CommandExecutionError as exc:
+            why = f"the drain did not finish within {timeout} s: {exc}"
+    _kubectl(["delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node}", "--force",
+              "--grace-period=0", "--wait=false"], kubeconfig=ADMIN_CONF, timeout=60)
+    return f"pods deleted without waiting ({why})"
+
+
+def delete_node(node):
+    """
+    Delete the Node ``node`` from the cluster (no error when it is gone already), and the pods still bound to it.
+
+    A DaemonSet makes its pod again on a Node whose pods were deleted; once
+    the Node is gone no controller does, and the pods left would wait for the
+    pod garbage collector.  Needs admin.conf.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_kubernetes.delete_node node3
+    """
+    _kubectl(["delete", "node", node, "--ignore-not-found", "--wait=false"], kubeconfig=ADMIN_CONF)
+    _kubectl(["delete", "pods", "--all-namespaces", f"--field-selector=spec.nodeName={node}", "--force",
+              "--grace-period=0", "--wait=false"], kubeconfig=ADMIN_CONF, timeout=60)
+    return True
+
+
 def wait_pod_cidr(node, seconds=300, interval=2):
     """
     The pod range the controller manager gave ``node``, waiting up to ``seconds`` for it.

@@ -14,14 +14,15 @@ after a while without requests).
     salt-ssh '*' state.apply
     salt-run saltsphere.finish
 
-``node_add_plan`` says which hosts ``kubesphere.node_add`` adds (it only
-asks the cluster).
+``node_add_plan`` and ``node_remove_plan`` say which hosts
+``kubesphere.node_add`` adds and ``kubesphere.node_remove`` removes (they
+only ask the cluster).
 """
 
 import salt.roster
 
 try:
-    from saltsphere import cluster, nodes, prepare as prep, saltexit, sshcall
+    from saltsphere import cluster, noderemove, nodes, prepare as prep, saltexit, sshcall
     from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
@@ -121,4 +122,42 @@ def node_add_plan(hosts=None, again=False):
         return {"result": False, "comment": str(exc)}
     comment = f"adds {', '.join(plan['add'])}" if plan["add"] else "every host of hosts.ini is a member: nothing to add"
     return {"result": True, "comment": comment, **plan,
+            "network_plugin": loaded.config.values["kube_network_plugin"]}
+
+
+def node_remove_plan(hosts=None, probe=False):
+    """
+    Which workers ``kubesphere.node_remove`` removes, asked from the running cluster; changes nothing.
+
+    hosts
+        The hosts to remove (required): workers of hosts.ini, or Nodes no longer in hosts.ini.
+    probe
+        Also ask which of them answer over SSH (``clean``: those that do; ``not_cleaned``: why the others
+        are not).
+
+    Returns ``result``, ``comment``, ``remove``, ``removed`` ({name: address}), ``members`` and
+    ``k8s_members`` (hosts of hosts.ini left in the cluster), ``waiting``, ``lines`` (of hosts.ini naming
+    them) and ``network_plugin``; a refusal is ``result`` False with every reason in ``comment``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run saltsphere.node_remove_plan hosts='[node3]'
+    """
+    if isinstance(hosts, str):
+        hosts = [name.strip() for name in hosts.split(",") if name.strip()]
+    try:
+        loaded = _loaded()
+        members = nodes.etcd_members(loaded) if loaded.role_members("etcd") else {}
+        plan = noderemove.remove_plan(loaded, hosts, nodes.kubernetes_nodes(loaded), members)
+        unclean = noderemove.not_cleaned(loaded, plan, noderemove.probe(loaded, plan) if probe else {})
+    except InvalidInput as exc:
+        __context__["retcode"] = 2
+        return {"result": False, "comment": exc.render()}
+    except ActionableError as exc:
+        __context__["retcode"] = 1
+        return {"result": False, "comment": str(exc)}
+    return {"result": True, "comment": f"removes {', '.join(plan['remove'])}", **plan,
+            "clean": [name for name in plan["in_hosts_ini"] if name not in unclean], "not_cleaned": unclean,
             "network_plugin": loaded.config.values["kube_network_plugin"]}

@@ -248,3 +248,52 @@ def bootstrap_token(name, needed_by=(), ttl="24h0m0s", create=True, wait=0):
         return _fail(ret, str(exc))
     ret["comment"] = f"bootstrap token {name} {action}"
     return ret
+
+
+def node_drained(name, timeout=120, force=False):
+    """
+    The Node ``name`` is cordoned and its pods are gone (``saltsphere_kubernetes.drain``): run on the first master.
+
+    ``force``: its host is down, so its pods are deleted without waiting for it.
+    A Node that is not in the cluster (removed already) changes nothing, and
+    neither does one that is cordoned with no pod left but DaemonSets'.
+    Under ``test=True`` the cluster is asked once and nothing is evicted.
+    """
+    ret = _ret(name)
+    try:
+        known = __salt__["saltsphere_kubernetes.nodes"]()
+        if name not in known:
+            ret["comment"] = f"{name} is not a Node of the cluster: nothing to drain"
+            return ret
+        if __opts__["test"]:
+            ret.update(result=None, changes={name: "cordoned and drained"},
+                       comment=f"{name} would be cordoned and drained "
+                               f"({'Ready' if known[name]['ready'] and not force else 'its pods deleted without waiting'})")
+            return ret
+        done = __salt__["saltsphere_kubernetes.drain"](name, timeout, force)
+    except CommandExecutionError as exc:
+        return _fail(ret, f"{exc}; run the removal again once the API server answers")
+    ret.update(changes={name: done}, comment=f"{name} cordoned, {done}")
+    return ret
+
+
+def node_absent(name):
+    """
+    The Node ``name`` is not in the cluster: run on the first master, once its kubelet is stopped.
+
+    Under ``test=True`` the cluster is asked once.
+    """
+    ret = _ret(name)
+    try:
+        if name not in __salt__["saltsphere_kubernetes.nodes"]():
+            ret["comment"] = f"{name} is not a Node of the cluster"
+            return ret
+        if __opts__["test"]:
+            ret.update(result=None, changes={name: {"old": "present", "new": None}},
+                       comment=f"Node {name} would be deleted")
+            return ret
+        __salt__["saltsphere_kubernetes.delete_node"](name)
+    except CommandExecutionError as exc:
+        return _fail(ret, str(exc))
+    ret.update(changes={name: {"old": "present", "new": None}}, comment=f"Node {name} deleted")
+    return ret

@@ -31,6 +31,10 @@ containerd-clean-service-dead:
   service.dead:
     - name: {{ containerd.service }}
     - enable: False
+    {#- A host cleaned already has no such unit; Salt's dry run would call it one to stop. #}
+    - onlyif:
+      - fun: service.available
+        name: {{ containerd.service }}
     - require:
       - cmd: containerd-clean-cmd-run-tasks-killed
 

@@ -22,6 +22,10 @@ kubernetes-clean-service-dead-kubelet:
   service.dead:
     - name: {{ kubernetes.kubelet_service }}
     - enable: False
+    {#- A host cleaned already has no such unit; Salt's dry run would call it one to stop. #}
+    - onlyif:
+      - fun: service.available
+        name: {{ kubernetes.kubelet_service }}
     - require:
       - cmd: kubernetes-clean-cmd-run-kubeadm-reset
 

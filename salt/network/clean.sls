@@ -14,6 +14,10 @@ network-clean-service-dead-boot:
   service.dead:
     - name: {{ network.boot_service }}
     - enable: False
+    {#- A host cleaned already has no such unit; Salt's dry run would call it one to stop. #}
+    - onlyif:
+      - fun: service.available
+        name: {{ network.boot_service }}
 
 network-clean-file-absent-boot:
   file.absent:

@@ -444,8 +444,8 @@ def install(args, *, runner=run_phase, ask=input, probe=kubesphere.console_probl
     if getattr(args, "add_nodes", None) is not None:
         from saltsphere import nodeadd
 
-        return nodeadd.add(argparse.Namespace(inventory=args.inventory, hosts=args.add_nodes, yes=args.yes),
-                           out=out, err=err)
+        return nodeadd.add(argparse.Namespace(inventory=args.inventory, hosts=args.add_nodes, yes=args.yes,
+                                              dry_run=args.dry_run), out=out, err=err)
     if args.multi_node and not args.inventory:
         print("error: --multi-node needs -i HOSTS_INI, the cluster's hosts.ini", file=err)
         return EXIT_INVALID
@@ -555,7 +555,8 @@ def register(sub):
                         help="do not ask whether the storage is configured (with --uninstall: whether to reset; with "
                              "--add-nodes: whether to add)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="install nothing: say what the install would change (saltsphere plan)")
+                        help="install nothing: say what the install would change (saltsphere plan; with --add-nodes: "
+                             "saltsphere node add --dry-run)")
     parser.add_argument("--wait", type=int, default=DEFAULT_WAIT, metavar="SECONDS",
                         help=f"how long to wait for the KubeSphere console (default: {DEFAULT_WAIT})")
     parser.add_argument("--dir", default="allinone", metavar="DIR",

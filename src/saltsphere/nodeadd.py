@@ -3,7 +3,9 @@
 The cluster is asked which hosts of hosts.ini are not members yet
 (:func:`saltsphere.nodes.add_plan`); bad input and every refusal (a host of
 [kube-master] or [etcd], a member already, a name not in hosts.ini) stop
-before any host is contacted.  Once the operator said yes (or passed
+before any host is contacted.  With ``--dry-run`` every step runs under
+``test=True`` instead and says what it would change (no backup, no token).
+Once the operator said yes (or passed
 ``--yes``), a snapshot of etcd is taken (:func:`saltsphere.etcdbackup.backup`), then each step of ``salt-run state.orchestrate kubesphere.node_add``
 runs in order with one line of progress; the first that fails stops the run,
 and running the same command again converges.  The end is the ``node list``
@@ -23,12 +25,12 @@ STEPS = ("preflight", "os", "containerd", "kubernetes", "network", "storage")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT):
-    """One step of ``kubesphere.node_add`` for ``hosts``: ``(returncode, stdout, stderr)``."""
+def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT, test=False):
+    """One step of ``kubesphere.node_add`` for ``hosts`` (a dry run with ``test``): ``(returncode, stdout, stderr)``."""
     directory = Path(cluster_directory)
     pillar = json.dumps({"saltsphere_node_add": {"hosts": list(hosts), "step": step}})
     argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
-            "state.orchestrate", "kubesphere.node_add", f"pillar={pillar}"]
+            "state.orchestrate", "kubesphere.node_add", f"pillar={pillar}", *(["test=True"] if test else [])]
     return installer.run_group(argv, directory, timeout)
 
 
@@ -58,7 +60,7 @@ def confirm(loaded, plan, ask, interactive, out, err) -> bool:
 
 
 def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monotonic, out=None, err=None,
-        ask_nodes=nodes.kubernetes_nodes, ask_etcd=nodes.etcd_members, backup=None) -> int:
+        ask_nodes=nodes.kubernetes_nodes, ask_etcd=nodes.etcd_members, backup=None, dry_run=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     backup = backup or etcdbackup.backup
     from saltsphere.cli import default_inventory
@@ -76,6 +78,13 @@ def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monoto
     if not plan["add"]:
         print("Nothing to add: every host of hosts.ini is a member of the cluster.", file=out)
         return EXIT_OK
+    if getattr(args, "dry_run", False):
+        from saltsphere import plan as dry
+
+        # No backup, no token, no host changed: every step under test=True.
+        return (dry_run or dry.run_steps)(loaded, "node add", STEPS, plan["add"], out=out, err=err,
+                                          runner=lambda directory, step: runner(directory, step, plan["add"],
+                                                                                test=True))
     if not args.yes:
         if interactive is None:
             interactive = sys.stdin is not None and sys.stdin.isatty()

@@ -178,7 +178,8 @@ def advice(rows) -> list:
                      "start with ETCD_INITIAL_CLUSTER_STATE=new).")
     if unknown:
         lines.append(f"in the cluster but not in hosts.ini: {', '.join(unknown)}. Put them back in hosts.ini, or "
-                     "take them out of the cluster (kubectl drain and delete the Node; etcdctl member remove).")
+                     "take them out of the cluster: `saltsphere node remove NAME` for a worker (masters and etcd "
+                     "members cannot be removed yet).")
     return lines
 
 
@@ -207,7 +208,7 @@ def cmd_add(args) -> int:
 
 
 def register(sub):
-    from saltsphere import cli
+    from saltsphere import cli, noderemove
 
     node = sub.add_parser("node", help="the cluster's nodes against hosts.ini")
     node_sub = node.add_subparsers(dest="node_command", metavar="COMMAND")
@@ -225,4 +226,7 @@ def register(sub):
                         help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current "
                              "directory)")
     adding.add_argument("--yes", action="store_true", help="do not ask first")
+    adding.add_argument("--dry-run", action="store_true",
+                        help="change nothing: run every step with test=True and say what would change on each host")
     adding.set_defaults(func=cmd_add)
+    noderemove.register(node_sub)

@@ -217,6 +217,43 @@ def run(loaded, *, as_json=False, runner=_run_phase, states_runner=_run_states, 
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def run_steps(loaded, verb, steps, targets, *, runner, clock=time.monotonic, out=None, err=None) -> int:
+    """The dry run of a day-2 verb: each of its ``steps`` as ``runner(directory, step)`` under test=True.
+
+    One table per step, then the hosts that would change (a failed preflight
+    ends it, as it ends the verb); 0 when every step ran cleanly (changes or not), 1 when something would fail.  The cluster
+    directory is used in place, as for an installed cluster's plan.
+    """
+    out, err = out or sys.stdout, err or sys.stderr
+    hosts = list(loaded.hosts) + [name for name in targets if name not in loaded.hosts]
+    if not _state_dir(loaded.directory).is_dir():
+        print(f"error: {_state_dir(loaded.directory)} does not exist: {verb} works on an installed cluster, and "
+              "this hosts.ini is not the one it was installed from", file=err)
+        return EXIT_FAILED
+    plans = []
+    try:
+        with _in_place(loaded, salt_probe):
+            print(f"Dry run of {verb} {', '.join(targets)} on {loaded.hosts_ini}; every state runs with test=True.",
+                  file=out, flush=True)
+            for index, step in enumerate(steps, 1):
+                started = clock()
+                plans.append(planreport.phase_plan(step, *runner(loaded.directory, step), hosts, clock() - started))
+                print("\n".join(planreport.phase_lines(plans[-1], index, len(steps))), file=out, flush=True)
+                if step == "preflight" and not plans[-1].ok:
+                    break
+    except ActionableError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED
+    changing = planreport.changing_hosts(plans)
+    lines = ["", "Would change:" if changing else "Nothing would change on any host."]
+    lines += [f"  {name}: {', '.join(phases)}" for name, phases in changing.items()]
+    failed = [plan.phase for plan in plans if not plan.ok]
+    lines.append(f"Would FAIL in: {', '.join(failed)}." if failed else
+                 "No state would fail. Nothing was changed (every state ran with test=True).")
+    print("\n".join(lines), file=out)
+    return EXIT_OK if not failed and len(plans) == len(steps) else EXIT_FAILED
+
+
 def load(hosts_ini, vars_yml=None, err=None):
     """The validated cluster, or None after printing every problem (exit 2)."""
     err = err or sys.stderr

@@ -109,3 +109,15 @@ def test_one_phase_of_the_reset_runs_alone(master_loaders):
 def test_an_unknown_phase_is_refused(master_loaders):
     ret = master_loaders.modules.state.show_sls("kubesphere.reset", pillar={"reset_phase": "nope"})
     assert not isinstance(ret, dict) and "not a phase of the reset" in str(ret)
+
+
+@pytest.mark.parametrize("sls, sid, unit", [
+    ("kubernetes.clean", "kubernetes-clean-service-dead-kubelet", "kubelet"),
+    ("network.clean", "network-clean-service-dead-boot", "saltsphere-pod-network"),
+    ("containerd.clean", "containerd-clean-service-dead", "containerd"),
+])
+def test_a_unit_a_clean_removed_already_is_no_change_in_a_dry_run(bare, sls, sid, unit):
+    """Salt's service.dead calls a missing unit one it would stop under test=True: it runs only while the unit exists."""
+    args = [arg for arg in _render(bare, sls)[sid]["service"] if isinstance(arg, dict)]
+    assert {"name": unit} in args
+    assert {"onlyif": [{"fun": "service.available", "name": unit}]} in args

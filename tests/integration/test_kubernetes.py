@@ -1,6 +1,7 @@
 """A real Kubernetes cluster from the bundle on a 3-host sandbox: the whole orchestration, then the cluster at work.
 
-The sandbox boots a fourth host, node3, kept out of hosts.ini until `saltsphere node add` joins it.
+The sandbox boots a fourth host, node3, kept out of hosts.ini until `saltsphere node add` joins it; `node remove`
+then takes node3 out again while it runs, and node2 once it is down: the rest of the module works on master and node1.
 """
 
 import json
@@ -163,6 +164,43 @@ def service_marks(cluster, host):
     return out
 
 
+def would_change(out):
+    """``{host: [steps]}`` from a dry run's "Would change:" lines."""
+    found, inside = {}, False
+    for line in out.splitlines():
+        if line.startswith("Would change:"):
+            inside = True
+        elif inside and line.startswith("  ") and ": " in line:
+            host, steps = line.strip().split(": ", 1)
+            found[host] = steps.split(", ")
+        elif inside:
+            break
+    return found
+
+
+def test_node_add_dry_run_predicts_the_new_host_and_changes_nothing(cluster, web, capsys):
+    cluster.hosts_ini.write_text(SPARE["hosts_ini"])
+    capsys.readouterr()
+    started = time.monotonic()
+    code = cli.main(["node", "add", NEW_HOST, "-i", str(cluster.hosts_ini), "--dry-run"])
+    seconds = time.monotonic() - started
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(f"\nnode add --dry-run of one worker: {seconds:.1f} s\n{out}")
+    assert code == 0, out
+    changing = would_change(out)
+    assert changing[NEW_HOST] == ["os", "containerd", "kubernetes", "network", "storage"], out
+    # Elsewhere only what a new node changes there: /etc/hosts, the routes to its pods, the first master's token.
+    assert set(changing) - {NEW_HOST} <= {"master", "node1", "node2"}
+    assert all(set(steps) <= {"os", "kubernetes", "network"} for host, steps in changing.items() if host != NEW_HOST)
+    assert set(changing.get("node1", [])) <= {"os", "network"}
+    # Nothing was done: no backup, no token, nothing installed on node3.
+    assert kubectl(cluster, "-n kube-system get secrets -o name").count("bootstrap-token-") == 0
+    code, out, err = cluster.ssh(NEW_HOST, "ls /usr/local/bin/kubelet /var/lib/saltsphere 2>&1; "
+                                           "systemctl is-active kubelet containerd")
+    assert out.count("No such file") == 2 and "\nactive" not in "\n" + out, out + err
+
+
 def test_node_add_joins_a_worker_and_restarts_nothing_on_the_others(cluster, web, capsys):
     before = {host: service_marks(cluster, host) for host in cluster.hosts}
     cluster.hosts_ini.write_text(SPARE["hosts_ini"])
@@ -194,6 +232,68 @@ def test_node_add_joins_a_worker_and_restarts_nothing_on_the_others(cluster, web
     # Once more: nothing to add, nothing run.
     assert cli.main(["node", "add", "-i", str(cluster.hosts_ini), "--yes"]) == 0
     assert "Nothing to add" in capsys.readouterr().out
+
+
+def lines_to_delete(cluster, out):
+    """The hosts.ini lines a removal says to delete, deleted as the operator would."""
+    (said,) = [line for line in out.splitlines() if line.startswith("Delete these lines from")]
+    numbers = {int(place.rsplit(":", 1)[1]) for place in said.split(": ", 1)[1].split(", ")}
+    text = cluster.hosts_ini.read_text().splitlines(keepends=True)
+    cluster.hosts_ini.write_text("".join(line for number, line in enumerate(text, 1) if number not in numbers))
+    return [text[number - 1].split()[0] for number in sorted(numbers)]
+
+
+def remove(cluster, capsys, *argv):
+    capsys.readouterr()
+    started = time.monotonic()
+    code = cli.main(["node", "remove", *argv, "-i", str(cluster.hosts_ini)])
+    seconds = time.monotonic() - started
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print(f"\nnode remove {' '.join(argv)}: {seconds:.1f} s\n{out}")
+    return code, out
+
+
+def test_node_remove_takes_a_live_worker_out_and_restarts_nothing_on_the_others(cluster, web, capsys):
+    staying = [host for host in cluster.hosts if host != NEW_HOST]
+    before = {host: service_marks(cluster, host) for host in staying}
+    code, out = remove(cluster, capsys, NEW_HOST, "--yes")
+    assert code == 0, out
+    assert [line.split()[:3] for line in out.splitlines() if line.startswith("[")] == [
+        [f"[{i}/5]", step, "ok"] for i, step in enumerate(("drain", "clean", "delete", "routes", "hosts"), 1)]
+    assert "not cleaned" not in out
+    assert NEW_HOST not in kubectl(cluster, "get nodes -o name")
+    code, gone, err = cluster.ssh(NEW_HOST, "systemctl is-active kubelet containerd; ls -d /etc/kubernetes "
+                                            "/var/lib/kubelet 2>&1")
+    assert "\nactive" not in "\n" + gone and gone.count("No such file") == 2, gone + err
+    assert {host: service_marks(cluster, host) for host in staying} == before
+    for host in staying:
+        code, hosts_file, _ = cluster.ssh(host, "cat /etc/hosts")
+        assert NEW_HOST not in hosts_file.split(), host
+    names = {name for name, _ in web.values()}
+    for host in staying:
+        code, page, err = cluster.ssh(host, f"curl -s --max-time 5 http://{cluster.hosts[host]}:{NODEPORT}/")
+        assert code == 0 and page.strip() in names, f"{host}: {page} {err}"
+
+    # Again, as a dry run: nothing left to change.
+    code, out = remove(cluster, capsys, NEW_HOST, "--dry-run")
+    assert code == 0 and "Nothing would change on any host." in out, out
+
+
+def test_node_remove_again_changes_nothing_and_takes_a_dead_worker_out(cluster, capsys):
+    # node3 for the second time (removed, still in hosts.ini) with node2, cut off as by a power failure.
+    cluster.sandbox.stop("node2")
+    code, out = remove(cluster, capsys, NEW_HOST, "node2", "--yes")
+    assert code == 0, out
+    (clean,) = [line for line in out.splitlines() if line.startswith("[2/5] clean")]
+    assert " 0 failed, 0 changed" in clean, out
+    assert "node2 was removed from the cluster but the host itself was not cleaned" in out
+    assert f"{NEW_HOST} was removed from the cluster but" not in out
+    assert "node2" not in kubectl(cluster, "get nodes -o name")
+    assert not json.loads(kubectl(cluster, "get pods -A --field-selector spec.nodeName=node2 -o json"))["items"]
+    assert sorted(lines_to_delete(cluster, out)) == ["node2", "node2", NEW_HOST, NEW_HOST]
+    cluster.hosts.pop(NEW_HOST)
+    cluster.hosts.pop("node2")
 
 
 def test_second_run_changes_nothing_and_says_so_quietly(cluster):

@@ -1,0 +1,96 @@
+{#- Day 2: workers out of the running cluster (`saltsphere node remove HOST`
+    asks first), or as `salt-run state.orchestrate kubesphere.node_remove
+    pillar='{"saltsphere_node_remove": {"hosts": ["node3"]}}'`.  The cluster
+    is asked which hosts those are (saltsphere.node_remove_plan): a host of
+    [kube-master] or [etcd], a control-plane Node or an etcd member, or a name
+    neither hosts.ini nor the cluster knows stops the run here, before any
+    host is touched.
+
+    The first master drains each Node (bounded in time; a Node that is not
+    Ready, or whose host does not answer over SSH, has its pods deleted at
+    once); each removed host that answers over
+    SSH gets the reset's clean states (kubelet stopped by kubeadm reset, so
+    it cannot register the Node again); then the Node is deleted, and on the
+    hosts that stay only the route to its pod range (bridge plugin) and its
+    /etc/hosts line go.  No service restarts on them, and nothing is made on
+    the taskbox (no prepare step).  Every step converges: a removal stopped
+    half way finishes when run again.  `step` runs one step alone (what the
+    CLI does, a line of progress each). #}
+{%- from 'kubesphere/map.jinja' import cluster with context %}
+{%- set steps = ['drain', 'clean', 'delete', 'routes', 'hosts'] %}
+{%- set request = salt['pillar.get']('saltsphere_node_remove', {}) %}
+{%- set only = request.get('step') %}
+{%- if only and only not in steps %}
+{{- raise("saltsphere_node_remove:step " ~ (only | json) ~ " is not a step of kubesphere.node_remove; one of: " ~ (steps | join(', '))) }}
+{%- endif %}
+{%- set plan = salt['saltutil.runner']('saltsphere.node_remove_plan', hosts=request.get('hosts'), probe=(only in (None, 'drain', 'clean'))) %}
+{%- if 'return' in plan and 'result' not in plan %}
+{%-   set plan = plan['return'] %}
+{%- endif %}
+{%- if not plan.get('result') %}
+{{- raise(plan.get('comment') or ('saltsphere.node_remove_plan returned ' ~ (plan | json))) }}
+{%- endif %}
+{%- set first = cluster.masters[0] %}
+{%- set run = {} %}
+{%- for step in steps %}
+{%-   do run.update({step: not only or only == step}) %}
+{%- endfor %}
+{%- macro step(id, targets, sls, after=None) %}
+
+kubesphere-node-remove-{{ id }}-salt-state:
+  salt.state:
+    - tgt: {{ targets | join(',') }}
+    - tgt_type: list
+    - ssh: True
+    - sls: {{ sls }}
+    - failhard: True
+    - pillar:
+        saltsphere_orchestration:
+          phase: node_remove
+          removed: {{ plan.removed | json }}
+          waiting: {{ plan.waiting | json }}
+          unreachable: {{ plan.not_cleaned | list | json }}
+{%-   if after %}
+    - require:
+      - salt: kubesphere-node-remove-{{ after }}-salt-state
+{%-   endif %}
+{%- endmacro %}
+{%- if run.drain %}
+{{ step('drain', [first], 'kubernetes.nodes_drained') }}
+{%- endif %}
+{%- if run.clean %}
+{%-   if plan.clean %}
+
+{#- One salt-ssh run per host: the roles' clean states in the reset's order. #}
+kubesphere-node-remove-clean-saltsphere-cluster-cleaned:
+  saltsphere_cluster.cleaned:
+    - name: kubernetes.clean,network.clean,containerd.clean,os.clean
+    - hosts: {{ plan.clean | json }}
+    - failhard: True
+{%-   endif %}
+{%-   if plan.not_cleaned %}
+
+kubesphere-node-remove-clean-test-succeed-without-changes:
+  test.succeed_without_changes:
+    - name: {{ ('not cleaned (no SSH to them): ' ~ (plan.not_cleaned | dictsort | map('join', ': ') | join('; '))) | json }}
+{%-   endif %}
+{%- endif %}
+{%- if run.delete %}
+{{ step('delete', [first], 'kubernetes.nodes_absent', 'drain' if run.drain else None) }}
+{%- endif %}
+{%- if run.routes and plan.network_plugin == 'bridge' and plan.k8s_members %}
+{{ step('routes', plan.k8s_members, 'network.bridge_routes', 'delete' if run.delete else None) }}
+{%- elif run.routes %}
+
+kubesphere-node-remove-routes-test-succeed-without-changes:
+  test.succeed_without_changes:
+    - name: no pod route to change (network plugin {{ plan.network_plugin }})
+{%- endif %}
+{%- if run.hosts and plan.members %}
+{{ step('hosts', plan.members, 'os.hosts') }}
+{%- elif run.hosts %}
+
+kubesphere-node-remove-hosts-test-succeed-without-changes:
+  test.succeed_without_changes:
+    - name: no other host of hosts.ini is in the cluster
+{%- endif %}

@@ -1,0 +1,231 @@
+"""``saltsphere node remove``: workers out of the running cluster, and their hosts cleaned.
+
+The cluster is asked first (its Nodes and etcd members, as ``node list``
+asks), and every refusal is printed before any host is contacted
+(:func:`remove_plan`).  Once the operator said yes (or passed ``--yes``), a
+snapshot of etcd is taken, then each step of ``salt-run state.orchestrate
+kubesphere.node_remove`` runs with one line of progress:
+
+1. ``drain``: on the first master, each Node cordoned and its pods evicted,
+   bounded in time (a Node that is not Ready has its pods deleted at once);
+2. ``clean``: on each removed host that answers over SSH, the roles' clean
+   states of the reset (kubeadm reset and kubelet, the pod network, containerd,
+   the OS baseline's records);
+3. ``delete``: the Node deleted (after the clean: a running kubelet would
+   register it again);
+4. ``routes``: with the bridge plugin, the other nodes' routes to its pod range;
+5. ``hosts``: its line in the other hosts' /etc/hosts.
+
+Each step converges, so a removal stopped half way finishes when run again,
+and a second removal changes nothing.  Workers hold no certificate of their
+own on the taskbox: nothing there is retired.  At the end the lines of
+hosts.ini that name the removed hosts are printed for the operator to delete.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from saltsphere import clusterdir, etcdbackup, installer, nodes, preflight
+from saltsphere.errors import ActionableError
+from saltsphere.inventory import ETCD, MASTER, NODE
+
+# The order of orchestrate/kubesphere/node_remove.sls (a test keeps them equal).
+STEPS = ("drain", "clean", "delete", "routes", "hosts")
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+_CONTROL_PLANE_LABELS = {"master", "control-plane"}
+_NOT_YET = ("Removing masters and etcd members is not built yet; when it is, the last master, and an etcd member "
+            "whose loss leaves fewer than a quorum (more than half of the members) to agree, will still be refused")
+
+
+def remove_plan(cluster, named, nodes_found, members) -> dict:
+    """Which hosts ``node remove`` removes, from hosts.ini, the cluster's Nodes and its etcd members.
+
+    A named host is removable when it is a worker: in hosts.ini under
+    [kube-node] only, or no longer in hosts.ini but a Node of the cluster that
+    is neither a control-plane node nor an etcd member.  A worker of hosts.ini
+    that is no Node (removed already, or a removal stopped half way) is planned
+    again: every step converges, so this finishes it or changes nothing.
+    Returns ``{"remove", "removed" ({name: address}), "in_hosts_ini",
+    "members" (hosts of hosts.ini left in the cluster), "k8s_members" (those
+    that are Nodes), "waiting" (the workers of hosts.ini to expect no route
+    to), "lines" ({name: ["hosts.ini:N", ...]})}``.  Every refusal is
+    collected into one :class:`ActionableError`; none changes anything.
+    """
+    named = list(dict.fromkeys(named or ()))
+    if not named:
+        raise ActionableError("node remove needs the hosts to remove: `saltsphere node remove HOST ... -i "
+                              f"{cluster.hosts_ini}` (see `saltsphere node list`)")
+    lines = nodes._group_lines(cluster)
+    problems = []
+    for name in named:
+        spec = cluster.hosts.get(name)
+        if spec is None:
+            node = nodes_found.get(name)
+            if node is None and name not in members:
+                problems.append(f"{name} is neither a host of {cluster.hosts_ini} nor a Node or etcd member of the "
+                                "cluster: nothing to remove; check the name with `saltsphere node list`")
+            elif name in members:
+                problems.append(f"{name} is a member of etcd (not in {cluster.hosts_ini}). {_NOT_YET}")
+            elif _CONTROL_PLANE_LABELS & set(node["roles"]):
+                problems.append(f"{name} is a control-plane Node (not in {cluster.hosts_ini}). {_NOT_YET}")
+            continue
+        for role in (MASTER, ETCD):
+            if role in spec.roles:
+                where = f"{cluster.hosts_ini}:{lines[role, name]}" if (role, name) in lines else cluster.hosts_ini
+                problems.append(f"{where}: {name} is in [{role}]; node remove removes workers ([kube-node] only). "
+                                f"{_NOT_YET}")
+        if NODE not in spec.roles and not {MASTER, ETCD} & set(spec.roles) and name not in nodes_found:
+            problems.append(f"{name} is in no group of the cluster in {cluster.hosts_ini} and no Node of it: it is "
+                            "not a member of the cluster, nothing to remove")
+    if problems:
+        raise ActionableError("node remove refused; nothing was changed:\n  " + "\n  ".join(problems))
+    removed = {name: (cluster.hosts[name].ip if name in cluster.hosts else nodes_found[name]["ip"])
+               for name in named}
+    staying = [name for name in cluster.hosts if name not in removed]
+    in_cluster = [name for name in staying if name in nodes_found or name in members]
+    return {
+        "remove": named,
+        "removed": removed,
+        "in_hosts_ini": [name for name in named if name in cluster.hosts],
+        "members": in_cluster,
+        "k8s_members": [name for name in in_cluster if name in nodes_found],
+        "waiting": [name for name in named if name in cluster.hosts] +
+                   [name for name in staying if name not in nodes_found],
+        "lines": {name: [f"{cluster.hosts_ini}:{line}" for (group, host), line in sorted(
+            lines.items(), key=lambda item: item[1]) if host == name] for name in named},
+    }
+
+
+def not_cleaned(cluster, plan, unanswering) -> dict:
+    """``{host: why}`` for the removed hosts the clean step cannot reach (``unanswering``: preflight's answer)."""
+    why = {name: f"not in {cluster.hosts_ini}, so salt-ssh has no way to it"
+           for name in plan["remove"] if name not in plan["in_hosts_ini"]}
+    why.update({name: unanswering[name] for name in plan["in_hosts_ini"] if name in unanswering})
+    return why
+
+
+def probe(cluster, plan) -> dict:
+    """The removed hosts of hosts.ini whose sshd does not answer: ``{host: why}``."""
+    if not plan["in_hosts_ini"]:
+        return {}
+    found = preflight.unanswering(cluster, cluster.config.values["preflight_ssh_timeout_seconds"])
+    return {name: why for name, why in found.items() if name in plan["in_hosts_ini"]}
+
+
+def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT, test=False):
+    """One step of ``kubesphere.node_remove`` for ``hosts``: ``(returncode, stdout, stderr)``."""
+    directory = Path(cluster_directory)
+    pillar = json.dumps({"saltsphere_node_remove": {"hosts": list(hosts), "step": step}})
+    argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
+            "state.orchestrate", "kubesphere.node_remove", f"pillar={pillar}", *(["test=True"] if test else [])]
+    return installer.run_group(argv, directory, timeout)
+
+
+def run_steps(cluster_directory, hosts, everyone, runner=run_step, out=None, clock=time.monotonic) -> bool:
+    """Every step in order, one line each; False at the first one that fails (its hosts and why are printed)."""
+    out = out or sys.stdout
+    for index, step in enumerate(STEPS, 1):
+        started = clock()
+        result = installer.outcome(*runner(cluster_directory, step, hosts), hosts=everyone)
+        print(installer.progress_line(index, len(STEPS), step, result, clock() - started), file=out, flush=True)
+        if not result.ok:
+            print(installer.failure_message(step, result), file=out)
+            return False
+    return True
+
+
+def closing_lines(cluster, plan, unclean) -> list:
+    """What the operator is told at the end: hosts not cleaned, and the lines of hosts.ini to delete."""
+    lines = []
+    for name, why in unclean.items():
+        lines.append(f"{name} was removed from the cluster but the host itself was not cleaned ({why}). Its kubelet "
+                     f"would register the Node again if it comes back: wipe the host, or clean it then with "
+                     f"`salt-ssh {name} state.sls kubernetes.clean,network.clean,containerd.clean,os.clean` "
+                     f"(as long as hosts.ini names it).")
+    listed = [line for name in plan["remove"] for line in plan["lines"][name]]
+    if listed:
+        lines.append(f"Delete these lines from {cluster.hosts_ini} (each names a removed host): {', '.join(listed)}")
+    return lines
+
+
+def confirm(loaded, plan, ask, interactive, out, err) -> bool:
+    hosts = ", ".join(plan["remove"])
+    if not interactive:
+        print(f"error: node remove would drain and delete {hosts} from the cluster of {loaded.hosts_ini} and clean "
+              "the hosts, and there is no terminal to ask on; pass --yes to remove them", file=err)
+        return False
+    print(f"This drains {hosts} (their pods move to other nodes), deletes them from the cluster and removes "
+          "Kubernetes and containerd (with every image) from them.", file=out)
+    return installer.confirmed(ask, "Remove them?", out)
+
+
+def _asked(loaded, args, ask_nodes, ask_etcd, err):
+    try:
+        members = ask_etcd(loaded) if loaded.role_members(ETCD) else {}
+        return remove_plan(loaded, args.hosts, ask_nodes(loaded), members)
+    except ActionableError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+
+
+def remove(args, *, runner=run_step, ask=input, interactive=None, clock=time.monotonic, out=None, err=None,
+           ask_nodes=nodes.kubernetes_nodes, ask_etcd=nodes.etcd_members, backup=None, probe_hosts=probe,
+           dry_run=None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    backup = backup or etcdbackup.backup
+    from saltsphere.cli import default_inventory
+
+    hosts_ini = args.inventory or default_inventory()
+    loaded = installer.load_reporting(hosts_ini, err)
+    if loaded is None:
+        return EXIT_INVALID
+    plan = _asked(loaded, args, ask_nodes, ask_etcd, err)
+    if plan is None:
+        return EXIT_INVALID
+    if getattr(args, "dry_run", False):
+        from saltsphere import plan as dry
+
+        return (dry_run or dry.run_steps)(loaded, "node remove", STEPS, plan["remove"], out=out, err=err,
+                                          runner=lambda directory, step: runner(directory, step, plan["remove"],
+                                                                                test=True))
+    if not args.yes:
+        if interactive is None:
+            interactive = sys.stdin is not None and sys.stdin.isatty()
+        if not confirm(loaded, plan, ask, interactive, out, err):
+            return EXIT_INVALID if not interactive else EXIT_OK
+
+    clusterdir.init(loaded.directory, hosts_ini)
+    unclean = not_cleaned(loaded, plan, probe_hosts(loaded, plan))
+    # A day-2 change starts from a snapshot of etcd to go back to.
+    try:
+        backup(loaded, out=out)
+    except ActionableError as exc:
+        print(f"error: no host was changed: the etcd backup taken before removing hosts failed: {exc}", file=err)
+        return EXIT_FAILED
+    started = clock()
+    if not run_steps(loaded.directory, plan["remove"], list(loaded.hosts), runner, out, clock):
+        return EXIT_FAILED
+    print(f"{len(plan['remove'])} host(s) removed from the cluster in {clock() - started:.0f} s: "
+          f"{', '.join(plan['remove'])}.", file=out)
+    print("\n".join(closing_lines(loaded, plan, unclean)), file=out)
+    return EXIT_OK
+
+
+def cmd_remove(args) -> int:
+    return remove(args)
+
+
+def register(node_sub):
+    removing = node_sub.add_parser("remove", help="drain workers, delete them from the cluster and clean their hosts "
+                                                  "(asks first); masters and etcd members are refused")
+    removing.add_argument("hosts", nargs="+", metavar="HOST",
+                          help="workers to remove: hosts of [kube-node], or Nodes no longer in hosts.ini")
+    removing.add_argument("-i", "--inventory", metavar="HOSTS_INI",
+                          help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current "
+                               "directory)")
+    removing.add_argument("--yes", action="store_true", help="do not ask first")
+    removing.add_argument("--dry-run", action="store_true",
+                          help="change nothing: run every step with test=True and say what would change on each host")
+    removing.set_defaults(func=cmd_remove)
