@@ -8,8 +8,10 @@ kept in a cache directory, so that a second run over a complete bundle opens
 no connection at all.
 """
 
+import dataclasses
 import hashlib
 import io
+import ipaddress
 import json
 import os
 import re
@@ -123,13 +125,14 @@ def check_arch(arch: str):
 
 
 def bill_of_materials(kube_version: str, arch: str = "amd64", overrides: dict | None = None, config=None,
-                      masters: int | None = None) -> bom.Bom:
+                      masters: int | None = None, kubernetes_only: bool = False) -> bom.Bom:
     """What a bundle for ``kube_version`` holds: for the cluster ``config`` describes, or for any with the defaults.
 
     ``config`` is a loaded ``vars.yml`` (``saltsphere.config.Config``); without
     it every default applies, and with ``masters`` None the bundle serves any
     number of masters.  Image names vars.yml leaves unset are those kubeadm
-    of ``kube_version`` asks for.
+    of ``kube_version`` asks for.  ``kubernetes_only`` keeps Kubernetes' own
+    release files and images only (see :meth:`saltsphere.bom.Bom.kubernetes_only`).
     """
     check_arch(arch)
     # Outside the version table every version must be given: this says which are missing.
@@ -142,24 +145,97 @@ def bill_of_materials(kube_version: str, arch: str = "amd64", overrides: dict | 
         values["kube_image_repository"] = registry
     if "containerd_sandbox_image" not in given:
         values["containerd_sandbox_image"] = f"{registry}/pause:{versions.pause}"
-    return bom.compute(values, masters=masters, arch=arch, overrides=overrides)
+    bill = bom.compute(values, masters=masters, arch=arch, overrides=overrides)
+    return bill.kubernetes_only() if kubernetes_only else bill
 
 
 
 
-def plan(bill: bom.Bom) -> Plan:
-    """Every download of one bundle: the bill of materials as URLs, checksum URLs and where each file lands."""
+# --- internal mirrors ---------------------------------------------------------------------------------------
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_release_url(url: str) -> str:
+    """``url`` without its trailing slash, if it can serve as the base of a release mirror."""
+    split = urllib.parse.urlsplit(url)
+    if split.scheme not in ("https", "http") or not split.hostname or split.query or split.fragment:
+        raise ArtifactError(f"--release-url {url!r} must be an https:// URL (a host and maybe a path below it)")
+    if split.scheme == "http" and not _is_loopback(split.hostname):
+        raise ArtifactError(
+            f"--release-url {url!r}: plain http is accepted on a loopback address only; serve the mirror over "
+            "https (a reverse proxy with TLS in front of it will do)"
+        )
+    return url.rstrip("/")
+
+
+def check_registry_mirror(value: str) -> str:
+    """``value`` as :class:`Registry` takes it: ``HOST[:PORT]`` (https), or ``http://HOST[:PORT]`` on loopback only."""
+    scheme, sep, rest = value.partition("://")
+    address = rest if sep else value
+    split = urllib.parse.urlsplit(f"//{address}")
+    try:
+        hostname, _ = split.hostname, split.port
+    except ValueError:
+        hostname = None
+    if not hostname or split.path or split.query or split.username or (sep and scheme not in ("http", "https")):
+        raise ArtifactError(f"registry mirror {value!r} must be HOST[:PORT] (or http://HOST[:PORT] on loopback)")
+    if sep and scheme == "http" and not _is_loopback(hostname):
+        raise ArtifactError(
+            f"registry mirror {value!r}: plain http is accepted on a loopback address only; give HOST[:PORT] and "
+            "serve the registry over https"
+        )
+    return address if scheme == "https" or not sep else value
+
+
+def mirrored(url: str, release_url: str) -> str:
+    """``url`` on the mirror at ``release_url``: upstream's path below it (``wget -x -nH`` keeps that layout)."""
+    return release_url + urllib.parse.urlsplit(url).path
+
+
+def _from_mirror(binary: bom.Binary, release_url: str) -> bom.Binary:
+    return dataclasses.replace(
+        binary, url=mirrored(binary.url, release_url), checksum_url=mirrored(binary.checksum_url, release_url),
+        hint=f"{binary.hint}; and that the mirror {release_url} holds it, with its checksum file, in upstream's "
+             "layout",
+    )
+
+
+def plan(bill: bom.Bom, release_url: str | None = None, registry_mirror: str | None = None) -> Plan:
+    """Every download of one bundle: the bill of materials as URLs, checksum URLs and where each file lands.
+
+    ``release_url`` replaces the scheme and host of every release file's URL
+    (see :func:`mirrored`); ``registry_mirror`` serves every image under its
+    upstream repository path.
+    """
     check_arch(bill.arch)
-    files = tuple(binary for binary in bill.binaries if not binary.is_archive)
-    archives = tuple(Archive(binary, binary.members, binary.into) for binary in bill.binaries if binary.is_archive)
-    release_images = tuple(ReleaseImage(image.archive, image.ref) for image in bill.images if image.archive)
+    binaries = bill.binaries
+    if release_url:
+        release_url = check_release_url(release_url)
+        binaries = tuple(_from_mirror(binary, release_url) for binary in binaries)
+    if registry_mirror:
+        registry_mirror = check_registry_mirror(registry_mirror)
+    files = tuple(binary for binary in binaries if not binary.is_archive)
+    archives = tuple(Archive(binary, binary.members, binary.into) for binary in binaries if binary.is_archive)
+    release_images = tuple(
+        ReleaseImage(_from_mirror(image.archive, release_url) if release_url else image.archive, image.ref)
+        for image in bill.images if image.archive
+    )
     images = []
     for image in bill.images:
         if image.archive:
             continue
         repository, _, tag = image.source.rpartition(":")
         domain, _, source = repository.partition("/")
-        images.append(Image(image.name, source, tag, image.ref, image.hint, REGISTRY_HOSTS.get(domain, domain)))
+        hint = f"{image.hint}; and that the mirror {registry_mirror} holds it" if registry_mirror else image.hint
+        images.append(Image(image.name, source, tag, image.ref, hint,
+                            registry_mirror or REGISTRY_HOSTS.get(domain, domain)))
     return Plan(bill.kube_version, bill.arch, bill.versions, files, archives, release_images, tuple(images))
 
 
@@ -428,7 +504,10 @@ class Registry:
 
     def __init__(self, http: Http, host: str = bom.SOURCE_REGISTRY):
         self.http = http
-        self.host = host
+        checked = check_registry_mirror(host)
+        # Plain http only where check_registry_mirror allows it: a registry on this machine's loopback.
+        self.base = checked if checked.startswith("http://") else f"https://{checked}"
+        self.host = checked.partition("://")[2] or checked
         self.tokens = {}
 
     def _get(self, url, hint, accept=None):
@@ -471,7 +550,7 @@ class Registry:
 
     def manifest(self, repository: str, reference: str, hint: str) -> tuple:
         """``(media type, exact bytes, document)`` of a manifest or index, its digest checked where one is known."""
-        url = f"https://{self.host}/v2/{repository}/manifests/{reference}"
+        url = f"{self.base}/v2/{repository}/manifests/{reference}"
         body, headers = _read_document(self._get(url, hint, accept=", ".join(INDEX_TYPES + MANIFEST_TYPES)), url)
         expected = reference if reference.startswith("sha256:") else headers.get("Docker-Content-Digest")
         if expected and _digest_of(body) != expected:
@@ -488,7 +567,7 @@ class Registry:
 
     def blob(self, repository: str, digest: str, dest: Path, hint: str):
         """Store blob ``digest`` at ``dest``, refusing content whose sha256 is not the digest."""
-        url = f"https://{self.host}/v2/{repository}/blobs/{digest}"
+        url = f"{self.base}/v2/{repository}/blobs/{digest}"
         _check_digest(digest, url)
         response = self._get(url, hint)
         _save_verified(response, url, dest, digest.partition(":")[2], mismatch=lambda actual: (
@@ -532,7 +611,10 @@ def pull_image(registry: Registry, image: Image, arch: str, dest: Path, log=prin
         blobs = {}
         for descriptor in descriptors:
             path = Path(staging) / descriptor["digest"].partition(":")[2]
-            registry.blob(image.source, descriptor["digest"], path, image.hint)
+            try:
+                registry.blob(image.source, descriptor["digest"], path, image.hint)
+            except ArtifactError as exc:
+                raise ArtifactError(f"{source}: {exc}") from None
             blobs[descriptor["digest"]] = path
         settings = json.loads(blobs[config["digest"]].read_bytes())
         if settings.get("os") != "linux" or settings.get("architecture") != arch:
@@ -693,14 +775,18 @@ def _foreign_files(out: Path, bundle: Plan) -> list:
 
 
 def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | None = None, *, config=None,
-          masters: int | None = None, cache_dir=CACHE_ROOT, opener=None, log=print) -> mf.Manifest:
+          masters: int | None = None, kubernetes_only: bool = False, release_url: str | None = None,
+          registry_mirror: str | None = None, cache_dir=CACHE_ROOT, opener=None, log=print) -> mf.Manifest:
     """Download the bundle for ``kube_version`` into ``out_dir`` and write its manifest.
 
     ``overrides`` maps components (see ``releases.COMPONENTS``) to versions that
-    replace the table's; ``config`` and ``masters`` describe the cluster (see
-    :func:`bill_of_materials`). Everything is checked before the first connection.
+    replace the table's; ``config``, ``masters`` and ``kubernetes_only`` say
+    what the bundle holds (see :func:`bill_of_materials`); ``release_url`` and
+    ``registry_mirror`` name internal mirrors to take it from (see :func:`plan`).
+    Everything is checked before the first connection.
     """
-    bundle = plan(bill_of_materials(kube_version, arch, overrides, config, masters))
+    bill = bill_of_materials(kube_version, arch, overrides, config, masters, kubernetes_only)
+    bundle = plan(bill, release_url, registry_mirror)
     out = Path(out_dir)
     foreign = _foreign_files(out, bundle)
     if foreign:
@@ -712,7 +798,7 @@ def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | Non
     chosen = ", ".join(f"{component} {value}" for component, value in asdict(bundle.versions).items())
     paired = releases.calico_version(kube_version)
     log(f"Kubernetes {kube_version} for linux/{arch} with {chosen}" + (f", calico {paired}" if paired else ""))
-    if paired is None:
+    if paired is None and not kubernetes_only:
         log(f"no calico release is paired with Kubernetes {kube_version}: the bundle carries no calico images, "
             "so clusters installed from it need kube_network_plugin: bridge")
     http = Http(opener)
