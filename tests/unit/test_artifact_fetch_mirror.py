@@ -1,4 +1,4 @@
-"""`artifact fetch --release-url/--registry-mirror/--kubernetes-only`: internal mirrors, checked before any connection."""
+"""`artifact fetch --release-url/--registry-mirror/--kubernetes-only`, checked before any connection."""
 
 import json
 
@@ -6,6 +6,7 @@ import pytest
 
 from saltsphere import bom, cli
 from saltsphere.artifacts import fetch as fe
+from saltsphere.artifacts import mirrors
 from saltsphere.artifacts.errors import ArtifactError
 
 
@@ -30,7 +31,7 @@ def plan_json(capsys, *argv) -> dict:
      "https://mirror.example/k8s/etcd-io/etcd/releases/download/v3.4.13/SHA256SUMS"),
 ])
 def test_a_mirror_keeps_upstreams_path_below_its_url(upstream, mirrored):
-    assert fe.mirrored(upstream, fe.check_release_url("https://mirror.example/k8s/")) == mirrored
+    assert mirrors.mirrored(upstream, mirrors.check_release_url("https://mirror.example/k8s/")) == mirrored
 
 
 def test_every_release_file_and_checksum_comes_from_the_release_mirror(capsys, offline):

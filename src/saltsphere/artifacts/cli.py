@@ -91,7 +91,9 @@ def register(subparsers):
     source = add.add_mutually_exclusive_group(required=True)
     source.add_argument("archive", type=Path, metavar="ARCHIVE", nargs="?")
     source.add_argument("--pull", metavar="REF", help="pull the image from its registry instead (needs internet)")
-    add.add_argument("--registry-mirror", metavar="HOST", help="with --pull: the registry to pull from instead")
+    add.add_argument("--registry-mirror", metavar="HOST[:PORT]",
+                     help="with --pull: the registry to pull from instead (https, or http://HOST[:PORT] on "
+                          "loopback only)")
     add.add_argument("--name", metavar="REF",
                      help="the image reference to store it under; needed when the archive names no image or several")
     add.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",

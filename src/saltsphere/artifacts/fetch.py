@@ -8,10 +8,8 @@ kept in a cache directory, so that a second run over a complete bundle opens
 no connection at all.
 """
 
-import dataclasses
 import hashlib
 import io
-import ipaddress
 import json
 import os
 import re
@@ -28,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from saltsphere import bom, releases
 from saltsphere import config as cfg
 from saltsphere.artifacts import manifest as mf
+from saltsphere.artifacts import mirrors
 from saltsphere.artifacts.errors import ArtifactError
 
 CACHE_ROOT = Path("/var/cache/saltsphere/fetch")
@@ -151,80 +150,24 @@ def bill_of_materials(kube_version: str, arch: str = "amd64", overrides: dict | 
 
 
 
-# --- internal mirrors ---------------------------------------------------------------------------------------
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_release_url(url: str) -> str:
-    """``url`` without its trailing slash, if it can serve as the base of a release mirror."""
-    split = urllib.parse.urlsplit(url)
-    if split.scheme not in ("https", "http") or not split.hostname or split.query or split.fragment:
-        raise ArtifactError(f"--release-url {url!r} must be an https:// URL (a host and maybe a path below it)")
-    if split.scheme == "http" and not _is_loopback(split.hostname):
-        raise ArtifactError(
-            f"--release-url {url!r}: plain http is accepted on a loopback address only; serve the mirror over "
-            "https (a reverse proxy with TLS in front of it will do)"
-        )
-    return url.rstrip("/")
-
-
-def check_registry_mirror(value: str) -> str:
-    """``value`` as :class:`Registry` takes it: ``HOST[:PORT]`` (https), or ``http://HOST[:PORT]`` on loopback only."""
-    scheme, sep, rest = value.partition("://")
-    address = rest if sep else value
-    split = urllib.parse.urlsplit(f"//{address}")
-    try:
-        hostname, _ = split.hostname, split.port
-    except ValueError:
-        hostname = None
-    if not hostname or split.path or split.query or split.username or (sep and scheme not in ("http", "https")):
-        raise ArtifactError(f"registry mirror {value!r} must be HOST[:PORT] (or http://HOST[:PORT] on loopback)")
-    if sep and scheme == "http" and not _is_loopback(hostname):
-        raise ArtifactError(
-            f"registry mirror {value!r}: plain http is accepted on a loopback address only; give HOST[:PORT] and "
-            "serve the registry over https"
-        )
-    return address if scheme == "https" or not sep else value
-
-
-def mirrored(url: str, release_url: str) -> str:
-    """``url`` on the mirror at ``release_url``: upstream's path below it (``wget -x -nH`` keeps that layout)."""
-    return release_url + urllib.parse.urlsplit(url).path
-
-
-def _from_mirror(binary: bom.Binary, release_url: str) -> bom.Binary:
-    return dataclasses.replace(
-        binary, url=mirrored(binary.url, release_url), checksum_url=mirrored(binary.checksum_url, release_url),
-        hint=f"{binary.hint}; and that the mirror {release_url} holds it, with its checksum file, in upstream's "
-             "layout",
-    )
-
-
 def plan(bill: bom.Bom, release_url: str | None = None, registry_mirror: str | None = None) -> Plan:
     """Every download of one bundle: the bill of materials as URLs, checksum URLs and where each file lands.
 
     ``release_url`` replaces the scheme and host of every release file's URL
-    (see :func:`mirrored`); ``registry_mirror`` serves every image under its
+    (see :func:`saltsphere.artifacts.mirrors.mirrored`); ``registry_mirror`` serves every image under its
     upstream repository path.
     """
     check_arch(bill.arch)
     binaries = bill.binaries
     if release_url:
-        release_url = check_release_url(release_url)
-        binaries = tuple(_from_mirror(binary, release_url) for binary in binaries)
+        release_url = mirrors.check_release_url(release_url)
+        binaries = tuple(mirrors.from_mirror(binary, release_url) for binary in binaries)
     if registry_mirror:
-        registry_mirror = check_registry_mirror(registry_mirror)
+        registry_mirror = mirrors.check_registry_mirror(registry_mirror)
     files = tuple(binary for binary in binaries if not binary.is_archive)
     archives = tuple(Archive(binary, binary.members, binary.into) for binary in binaries if binary.is_archive)
     release_images = tuple(
-        ReleaseImage(_from_mirror(image.archive, release_url) if release_url else image.archive, image.ref)
+        ReleaseImage(mirrors.from_mirror(image.archive, release_url) if release_url else image.archive, image.ref)
         for image in bill.images if image.archive
     )
     images = []
@@ -504,8 +447,8 @@ class Registry:
 
     def __init__(self, http: Http, host: str = bom.SOURCE_REGISTRY):
         self.http = http
-        checked = check_registry_mirror(host)
-        # Plain http only where check_registry_mirror allows it: a registry on this machine's loopback.
+        checked = mirrors.check_registry_mirror(host)
+        # Plain http only where mirrors.check_registry_mirror allows it: a registry on this machine's loopback.
         self.base = checked if checked.startswith("http://") else f"https://{checked}"
         self.host = checked.partition("://")[2] or checked
         self.tokens = {}
