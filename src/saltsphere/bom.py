@@ -8,6 +8,7 @@ this list, preflight checks the bundle against it, the installer and the
 pillar name what the bundle lacks from it.
 """
 
+import dataclasses
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -129,6 +130,18 @@ class Bom:
     def bundle_paths(self) -> set:
         paths = {path for binary in self.binaries for path in binary.bundle_paths()}
         return paths | {image.path for image in self.images}
+
+    def kubernetes_only(self) -> "Bom":
+        """Kubernetes' own part: kubeadm, kubelet, kubectl and the control plane's images with pause.
+
+        What a bundle built from Debian source carries as well; etcd,
+        containerd, runc, the CNI plugins and CoreDNS are left to other sources
+        (distribution packages, ``artifact add-image``).
+        """
+        return dataclasses.replace(
+            self, calico=None, binaries=tuple(b for b in self.binaries if b.name in KUBE_BINARIES),
+            images=tuple(image for image in self.images if image.part == KUBERNETES),
+        )
 
 
 def _image_name(part, ref) -> str:

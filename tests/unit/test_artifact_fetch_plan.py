@@ -51,7 +51,8 @@ def test_the_plan_as_text_says_where_each_checksum_comes_from(capsys, offline):
     assert f"{k8s}/kubeadm\tsha256 from {k8s}/kubeadm.sha256" in out
     assert (f"k8s.gcr.io/kube-apiserver:v1.20.2\t{k8s}/kube-apiserver.tar, sha256 from "
             f"{k8s}/kube-apiserver.tar.sha256") in out
-    assert "docker.io/calico/node:v3.17.6\tdigests named by registry-1.docker.io" in out
+    pull = "registry-1.docker.io/calico/node:v3.17.6"
+    assert f"docker.io/calico/node:v3.17.6\tfrom {pull}, digests named by registry-1.docker.io" in out
     assert out[-1].endswith("nothing was downloaded")
 
 

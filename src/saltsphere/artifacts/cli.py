@@ -56,6 +56,19 @@ def register(subparsers):
                                "components need (default: every default component, any number of masters)")
     download.add_argument("--vars", metavar="VARS_YML",
                           help="the cluster's vars.yml (default: the one beside --inventory, else the defaults)")
+    download.add_argument("--kubernetes-only", action="store_true",
+                          help="only Kubernetes' own releases: kubeadm, kubelet, kubectl, the control plane's images "
+                               "and pause (what a bundle built from Debian source carries too); not etcd, "
+                               "containerd, runc, crictl, the CNI plugins, CoreDNS or the network's, storage's and "
+                               "KubeSphere's images")
+    download.add_argument("--release-url", metavar="URL",
+                          help="take every release file and its checksum file from this mirror instead, at "
+                               "upstream's path below URL (dl.k8s.io/release/... is URL/release/..., "
+                               "github.com/etcd-io/... is URL/etcd-io/...); https, or http on loopback only")
+    download.add_argument("--registry-mirror", metavar="HOST[:PORT]",
+                          help="pull every image from this registry instead, under its upstream repository path "
+                               "(registry.k8s.io/pause:3.9 is HOST/pause:3.9, docker.io/calico/node:TAG is "
+                               "HOST/calico/node:TAG); https, or http://HOST[:PORT] on loopback only")
     download.add_argument("--plan", action="store_true",
                           help="download nothing: print each URL or image reference the fetch would download, "
                                "with the checksum or digest that vouches for it")
@@ -78,7 +91,9 @@ def register(subparsers):
     source = add.add_mutually_exclusive_group(required=True)
     source.add_argument("archive", type=Path, metavar="ARCHIVE", nargs="?")
     source.add_argument("--pull", metavar="REF", help="pull the image from its registry instead (needs internet)")
-    add.add_argument("--registry-mirror", metavar="HOST", help="with --pull: the registry to pull from instead")
+    add.add_argument("--registry-mirror", metavar="HOST[:PORT]",
+                     help="with --pull: the registry to pull from instead (https, or http://HOST[:PORT] on "
+                          "loopback only)")
     add.add_argument("--name", metavar="REF",
                      help="the image reference to store it under; needed when the archive names no image or several")
     add.add_argument("--bundle", type=Path, default=DEFAULT_OUT, metavar="DIR",
@@ -163,7 +178,7 @@ def _print_plan(document, out):
         if "url" in item:
             print(f"{item['ref']}\t{item['url']}, sha256 from {item['sha256_from']}", file=out)
         else:
-            print(f"{item['ref']}\tdigests named by {item['digest_from']}", file=out)
+            print(f"{item['ref']}\tfrom {item['pull']}, digests named by {item['digest_from']}", file=out)
     print(f"{len(document['binaries'])} release files and {len(document['images'])} images; nothing was downloaded",
           file=out)
 
@@ -173,15 +188,16 @@ def cmd_fetch(args):
     overrides = {component: getattr(args, f"{component}_version") for component in releases.COMPONENTS}
     config, masters = _cluster_inputs(args)
     if args.plan:
-        bill = fetch.bill_of_materials(args.kube_version, args.arch, overrides, config, masters)
-        document = plan_document(fetch.plan(bill), bill)
+        bill = fetch.bill_of_materials(args.kube_version, args.arch, overrides, config, masters, args.kubernetes_only)
+        document = plan_document(fetch.plan(bill, args.release_url, args.registry_mirror), bill)
         if args.json:
             print(json.dumps(document, indent=2), file=out)
         else:
             _print_plan(document, out)
         return 0
     result = fetch.fetch(args.out, args.kube_version, args.arch, overrides, config=config, masters=masters,
-                         cache_dir=args.cache, log=_log)
+                         kubernetes_only=args.kubernetes_only, release_url=args.release_url,
+                         registry_mirror=args.registry_mirror, cache_dir=args.cache, log=_log)
     for entry in result.files:
         print(f"{entry.path}\t{entry.version}\t{entry.size}\t{entry.sha256}")
     print(f"bundle: {args.out.resolve()}")

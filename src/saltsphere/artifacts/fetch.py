@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from saltsphere import bom, releases
 from saltsphere import config as cfg
 from saltsphere.artifacts import manifest as mf
+from saltsphere.artifacts import mirrors
 from saltsphere.artifacts.errors import ArtifactError
 
 CACHE_ROOT = Path("/var/cache/saltsphere/fetch")
@@ -123,13 +124,14 @@ def check_arch(arch: str):
 
 
 def bill_of_materials(kube_version: str, arch: str = "amd64", overrides: dict | None = None, config=None,
-                      masters: int | None = None) -> bom.Bom:
+                      masters: int | None = None, kubernetes_only: bool = False) -> bom.Bom:
     """What a bundle for ``kube_version`` holds: for the cluster ``config`` describes, or for any with the defaults.
 
     ``config`` is a loaded ``vars.yml`` (``saltsphere.config.Config``); without
     it every default applies, and with ``masters`` None the bundle serves any
     number of masters.  Image names vars.yml leaves unset are those kubeadm
-    of ``kube_version`` asks for.
+    of ``kube_version`` asks for.  ``kubernetes_only`` keeps Kubernetes' own
+    release files and images only (see :meth:`saltsphere.bom.Bom.kubernetes_only`).
     """
     check_arch(arch)
     # Outside the version table every version must be given: this says which are missing.
@@ -142,24 +144,41 @@ def bill_of_materials(kube_version: str, arch: str = "amd64", overrides: dict | 
         values["kube_image_repository"] = registry
     if "containerd_sandbox_image" not in given:
         values["containerd_sandbox_image"] = f"{registry}/pause:{versions.pause}"
-    return bom.compute(values, masters=masters, arch=arch, overrides=overrides)
+    bill = bom.compute(values, masters=masters, arch=arch, overrides=overrides)
+    return bill.kubernetes_only() if kubernetes_only else bill
 
 
 
 
-def plan(bill: bom.Bom) -> Plan:
-    """Every download of one bundle: the bill of materials as URLs, checksum URLs and where each file lands."""
+def plan(bill: bom.Bom, release_url: str | None = None, registry_mirror: str | None = None) -> Plan:
+    """Every download of one bundle: the bill of materials as URLs, checksum URLs and where each file lands.
+
+    ``release_url`` replaces the scheme and host of every release file's URL
+    (see :func:`saltsphere.artifacts.mirrors.mirrored`); ``registry_mirror`` serves every image under its
+    upstream repository path.
+    """
     check_arch(bill.arch)
-    files = tuple(binary for binary in bill.binaries if not binary.is_archive)
-    archives = tuple(Archive(binary, binary.members, binary.into) for binary in bill.binaries if binary.is_archive)
-    release_images = tuple(ReleaseImage(image.archive, image.ref) for image in bill.images if image.archive)
+    binaries = bill.binaries
+    if release_url:
+        release_url = mirrors.check_release_url(release_url)
+        binaries = tuple(mirrors.from_mirror(binary, release_url) for binary in binaries)
+    if registry_mirror:
+        registry_mirror = mirrors.check_registry_mirror(registry_mirror)
+    files = tuple(binary for binary in binaries if not binary.is_archive)
+    archives = tuple(Archive(binary, binary.members, binary.into) for binary in binaries if binary.is_archive)
+    release_images = tuple(
+        ReleaseImage(mirrors.from_mirror(image.archive, release_url) if release_url else image.archive, image.ref)
+        for image in bill.images if image.archive
+    )
     images = []
     for image in bill.images:
         if image.archive:
             continue
         repository, _, tag = image.source.rpartition(":")
         domain, _, source = repository.partition("/")
-        images.append(Image(image.name, source, tag, image.ref, image.hint, REGISTRY_HOSTS.get(domain, domain)))
+        hint = f"{image.hint}; and that the mirror {registry_mirror} holds it" if registry_mirror else image.hint
+        images.append(Image(image.name, source, tag, image.ref, hint,
+                            registry_mirror or REGISTRY_HOSTS.get(domain, domain)))
     return Plan(bill.kube_version, bill.arch, bill.versions, files, archives, release_images, tuple(images))
 
 
@@ -428,7 +447,10 @@ class Registry:
 
     def __init__(self, http: Http, host: str = bom.SOURCE_REGISTRY):
         self.http = http
-        self.host = host
+        checked = mirrors.check_registry_mirror(host)
+        # Plain http only where mirrors.check_registry_mirror allows it: a registry on this machine's loopback.
+        self.base = checked if checked.startswith("http://") else f"https://{checked}"
+        self.host = checked.partition("://")[2] or checked
         self.tokens = {}
 
     def _get(self, url, hint, accept=None):
@@ -471,7 +493,7 @@ class Registry:
 
     def manifest(self, repository: str, reference: str, hint: str) -> tuple:
         """``(media type, exact bytes, document)`` of a manifest or index, its digest checked where one is known."""
-        url = f"https://{self.host}/v2/{repository}/manifests/{reference}"
+        url = f"{self.base}/v2/{repository}/manifests/{reference}"
         body, headers = _read_document(self._get(url, hint, accept=", ".join(INDEX_TYPES + MANIFEST_TYPES)), url)
         expected = reference if reference.startswith("sha256:") else headers.get("Docker-Content-Digest")
         if expected and _digest_of(body) != expected:
@@ -488,7 +510,7 @@ class Registry:
 
     def blob(self, repository: str, digest: str, dest: Path, hint: str):
         """Store blob ``digest`` at ``dest``, refusing content whose sha256 is not the digest."""
-        url = f"https://{self.host}/v2/{repository}/blobs/{digest}"
+        url = f"{self.base}/v2/{repository}/blobs/{digest}"
         _check_digest(digest, url)
         response = self._get(url, hint)
         _save_verified(response, url, dest, digest.partition(":")[2], mismatch=lambda actual: (
@@ -532,7 +554,10 @@ def pull_image(registry: Registry, image: Image, arch: str, dest: Path, log=prin
         blobs = {}
         for descriptor in descriptors:
             path = Path(staging) / descriptor["digest"].partition(":")[2]
-            registry.blob(image.source, descriptor["digest"], path, image.hint)
+            try:
+                registry.blob(image.source, descriptor["digest"], path, image.hint)
+            except ArtifactError as exc:
+                raise ArtifactError(f"{source}: {exc}") from None
             blobs[descriptor["digest"]] = path
         settings = json.loads(blobs[config["digest"]].read_bytes())
         if settings.get("os") != "linux" or settings.get("architecture") != arch:
@@ -693,14 +718,18 @@ def _foreign_files(out: Path, bundle: Plan) -> list:
 
 
 def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | None = None, *, config=None,
-          masters: int | None = None, cache_dir=CACHE_ROOT, opener=None, log=print) -> mf.Manifest:
+          masters: int | None = None, kubernetes_only: bool = False, release_url: str | None = None,
+          registry_mirror: str | None = None, cache_dir=CACHE_ROOT, opener=None, log=print) -> mf.Manifest:
     """Download the bundle for ``kube_version`` into ``out_dir`` and write its manifest.
 
     ``overrides`` maps components (see ``releases.COMPONENTS``) to versions that
-    replace the table's; ``config`` and ``masters`` describe the cluster (see
-    :func:`bill_of_materials`). Everything is checked before the first connection.
+    replace the table's; ``config``, ``masters`` and ``kubernetes_only`` say
+    what the bundle holds (see :func:`bill_of_materials`); ``release_url`` and
+    ``registry_mirror`` name internal mirrors to take it from (see :func:`plan`).
+    Everything is checked before the first connection.
     """
-    bundle = plan(bill_of_materials(kube_version, arch, overrides, config, masters))
+    bill = bill_of_materials(kube_version, arch, overrides, config, masters, kubernetes_only)
+    bundle = plan(bill, release_url, registry_mirror)
     out = Path(out_dir)
     foreign = _foreign_files(out, bundle)
     if foreign:
@@ -712,7 +741,7 @@ def fetch(out_dir, kube_version: str, arch: str = "amd64", overrides: dict | Non
     chosen = ", ".join(f"{component} {value}" for component, value in asdict(bundle.versions).items())
     paired = releases.calico_version(kube_version)
     log(f"Kubernetes {kube_version} for linux/{arch} with {chosen}" + (f", calico {paired}" if paired else ""))
-    if paired is None:
+    if paired is None and not kubernetes_only:
         log(f"no calico release is paired with Kubernetes {kube_version}: the bundle carries no calico images, "
             "so clusters installed from it need kube_network_plugin: bridge")
     http = Http(opener)
