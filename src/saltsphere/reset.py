@@ -23,12 +23,40 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 STATE_DIR = ".saltsphere"
 
 
-def run_phase(cluster_directory, phase, timeout=installer.PHASE_TIMEOUT):
-    """``salt-run state.orchestrate kubesphere.reset`` for one phase: ``(returncode, stdout, stderr)``."""
+def run_phase(cluster_directory, phase, timeout=installer.PHASE_TIMEOUT, test=False):
+    """``salt-run state.orchestrate kubesphere.reset`` for one phase (a dry run with ``test``): ``(returncode, stdout, stderr)``."""
     directory = Path(cluster_directory)
     argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
-            "state.orchestrate", "kubesphere.reset", f'pillar={{"reset_phase": "{phase}"}}']
+            "state.orchestrate", "kubesphere.reset", f'pillar={{"reset_phase": "{phase}"}}',
+            *(["test=True"] if test else [])]
     return installer.run_group(argv, directory, timeout)
+
+
+def dry_run(loaded, *, runner=run_phase, clock=time.monotonic, out=None) -> int:
+    """Every phase of the reset under test=True, one table each: what the reset would remove, changing nothing.
+
+    0 when every phase ran cleanly (changes or not), 1 when a host cannot be
+    reached or a state would fail.
+    """
+    from saltsphere import planreport
+
+    out = out or sys.stdout
+    hosts = list(loaded.hosts)
+    print(f"Dry run of the reset of {loaded.hosts_ini}; every clean state runs with test=True.", file=out, flush=True)
+    plans = []
+    for index, phase in enumerate(PHASES, 1):
+        started = clock()
+        plan = planreport.phase_plan(phase, *runner(loaded.directory, phase, test=True), hosts, clock() - started)
+        plans.append(plan)
+        print("\n".join(planreport.phase_lines(plan, index, len(PHASES))), file=out, flush=True)
+    changing = planreport.changing_hosts(plans)
+    lines = ["", "Would change:" if changing else "Nothing would change on any host."]
+    lines += [f"  {name}: {', '.join(phases)}" for name, phases in changing.items()]
+    failed = [plan.phase for plan in plans if not plan.ok]
+    lines.append(f"Would FAIL in: {', '.join(failed)}." if failed else
+                 "No state would fail. Nothing was changed (every clean state ran with test=True).")
+    print("\n".join(lines), file=out)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> list:
@@ -86,6 +114,9 @@ def reset(args, *, runner=run_phase, ask=input, interactive=None, clock=time.mon
     loaded = installer.load_reporting(hosts_ini, err)
     if loaded is None:
         return EXIT_INVALID
+    if getattr(args, "dry_run", False):
+        clusterdir.init(loaded.directory, hosts_ini)
+        return dry_run(loaded, runner=runner, clock=clock, out=out)
     if not args.yes:
         if interactive is None:
             interactive = sys.stdin is not None and sys.stdin.isatty()
@@ -128,4 +159,6 @@ def register(sub):
                         help="the cluster's hosts.ini (default: conf/hosts.ini, or hosts.ini in the current "
                              "directory)")
     add_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="say what the reset would remove on every host, changing nothing (asks nothing)")
     parser.set_defaults(func=reset)

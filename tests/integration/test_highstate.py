@@ -147,6 +147,25 @@ def _inside(hosts, host, command):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def test_a_reset_dry_run_names_what_would_go_on_every_host_and_removes_nothing(hosts, capsys):
+    capsys.readouterr()
+    started = time.monotonic()
+    code = cli.main(["reset", "-i", str(hosts.hosts_ini), "--dry-run"])
+    out = capsys.readouterr().out
+    print(f"reset --dry-run of 3 hosts: {time.monotonic() - started:.1f} s")
+    assert code == 0, out
+    assert "No state would fail. Nothing was changed" in out, out
+    changing = {line.split(":")[0].strip(): line.split(":", 1)[1].split(", ")
+                for line in out.split("Would change:", 1)[1].splitlines()[1:] if line.startswith("  ")}
+    assert set(changing) == set(hosts.hosts), out
+    assert all("kubernetes" in [phase.strip() for phase in phases] for phases in changing.values()), out
+    for host in hosts.hosts:
+        _, active, _ = hosts.ssh(host, "systemctl is-active kubelet containerd")
+        assert active.split() == ["active", "active"], f"{host}: {active}"
+        _, found, _ = _inside(hosts, host, "ls -d /etc/kubernetes /var/lib/kubelet /usr/local/bin/kubelet")
+        assert len(found.split()) == 3, f"{host}: {found}"
+
+
 def test_reset_leaves_nothing_of_the_cluster_on_any_host(hosts, capsys):
     capsys.readouterr()
     started = time.monotonic()

@@ -12,12 +12,13 @@ from sample_inputs import SEED_HOSTS_INI
 BROKEN = SEED_HOSTS_INI.replace("ip=192.168.0.2", "ip=192.168.0.300")
 
 
-def _step(phase, hosts, failed=None, cause="kubeadm reset failed"):
-    """One phase's ``salt-run --out=json`` return: every host done, or ``failed`` naming one."""
+def _step(phase, hosts, failed=None, cause="kubeadm reset failed", test=False):
+    """One phase's ``salt-run --out=json`` return: every host done, or ``failed`` naming one (under test: would do)."""
     ret = {}
     for host in hosts:
-        state = {"__id__": f"{phase}-clean", "result": host != failed, "comment": cause if host == failed else "",
-                 "changes": {}, "__run_num__": 0}
+        result = False if host == failed else (None if test else True)
+        state = {"__id__": f"{phase}-clean", "result": result, "comment": cause if host == failed else "",
+                 "changes": {}, "__run_num__": 0, "name": f"/etc/{phase}"}
         ret[host] = {f"cmd_|-{phase}-clean_|-x_|-run": state}
     sid = f"kubesphere-reset-salt-state-{phase}"
     step = {"__id__": sid, "result": failed is None, "__run_num__": 0, "changes": {"ret": ret},
@@ -28,8 +29,8 @@ def _step(phase, hosts, failed=None, cause="kubeadm reset failed"):
 
 def _runner(failed=None, failing_phase="kubernetes"):
     hosts = ("master", "node1", "node2")
-    return Mock(side_effect=lambda directory, phase: _step(
-        phase, hosts, failed if phase == failing_phase else None))
+    return Mock(side_effect=lambda directory, phase, test=False: _step(
+        phase, hosts, failed if phase == failing_phase else None, test=test))
 
 
 @pytest.fixture
@@ -134,6 +135,36 @@ def test_the_phase_runner_asks_salt_run_for_one_phase(monkeypatch, tmp_path):
     argv, cwd = calls[0]
     assert argv[-3:] == ["state.orchestrate", "kubesphere.reset", 'pillar={"reset_phase": "network"}']
     assert argv[argv.index("--saltfile") + 1] == str(tmp_path / "Saltfile") and cwd == tmp_path
+
+
+def test_the_phase_runner_passes_test_for_a_dry_run(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(installer, "run_group", lambda argv, cwd, timeout: calls.append(argv) or (0, "", ""))
+    reset.run_phase(tmp_path, "os", test=True)
+    assert calls[0][-2:] == ['pillar={"reset_phase": "os"}', "test=True"]
+
+
+def test_a_dry_run_asks_nothing_plans_every_phase_and_changes_nothing(cluster_dir, capsys):
+    before = sorted(str(path) for path in cluster_dir.parent.rglob("*") if ".salt" not in path.parts)
+    code, runner, _ = _reset("-i", str(cluster_dir), "--dry-run")
+    assert code == reset.EXIT_OK
+    assert [call.args[1] for call in runner.call_args_list] == list(reset.PHASES)
+    assert all(call.kwargs == {"test": True} for call in runner.call_args_list)
+    out = capsys.readouterr().out
+    assert "[3/7] kubernetes  ok      3 of 3 host(s) would change" in out
+    assert "  master: ks, storage, kubernetes, network, containerd, etcd, os" in out
+    assert out.rstrip().endswith("No state would fail. Nothing was changed (every clean state ran with test=True).")
+    after = sorted(str(path) for path in cluster_dir.parent.rglob("*") if ".salt" not in path.parts)
+    assert [path for path in after if path not in before] == [str(cluster_dir.parent / "Saltfile")]
+    assert (cluster_dir.parent / ".saltsphere" / "pki" / "ca.key").exists()
+
+
+def test_a_dry_run_names_what_would_fail_and_exits_1(cluster_dir, capsys):
+    runner = _runner(failed="node2", failing_phase="network")
+    code, runner, _ = _reset("-i", str(cluster_dir), "--dry-run", runner=runner)
+    assert code == reset.EXIT_FAILED and runner.call_count == len(reset.PHASES)
+    out = capsys.readouterr().out
+    assert "would FAIL on node2: network-clean: kubeadm reset failed" in out and "Would FAIL in: network." in out
 
 
 def test_install_uninstall_is_the_reset(monkeypatch, cluster_dir):
