@@ -45,6 +45,20 @@ def _loaded():
     return cluster.load_cached(salt.roster.get_roster_file(__opts__), __opts__.get("saltsphere_vars"))
 
 
+def _refused(exc):
+    """A runner's answer to bad input (exit 2, every problem) or to a refusal (exit 1, why)."""
+    bad_input = isinstance(exc, InvalidInput)
+    __context__["retcode"] = 2 if bad_input else 1
+    return {"result": False, "comment": exc.render() if bad_input else str(exc)}
+
+
+def _names(hosts):
+    """``hosts`` as a list: ``node3,node4`` on the command line is two names."""
+    if isinstance(hosts, str):
+        return [name.strip() for name in hosts.split(",") if name.strip()]
+    return hosts
+
+
 def prepare(ignore_host_keys=None):
     """
     Make what a run of this cluster needs on the taskbox, and serve the bundle to its hosts.
@@ -65,12 +79,8 @@ def prepare(ignore_host_keys=None):
     try:
         loaded = _loaded()
         done = prep.prepare(loaded, probe=sshcall.fingerprint_probe(__opts__, loaded, ignore_host_keys))
-    except InvalidInput as exc:
-        __context__["retcode"] = 2
-        return {"result": False, "comment": exc.render()}
-    except ActionableError as exc:
-        __context__["retcode"] = 1
-        return {"result": False, "comment": str(exc)}
+    except (InvalidInput, ActionableError) as exc:
+        return _refused(exc)
     server = {k: done.server[k] for k in ("addresses", "port")} if done.server else None
     return {"result": True, "comment": done.summary(), "changed": done.changed, "server": server}
 
@@ -108,18 +118,13 @@ def node_add_plan(hosts=None, again=False):
         salt-run saltsphere.node_add_plan
         salt-run saltsphere.node_add_plan hosts='[node3]'
     """
-    if isinstance(hosts, str):
-        hosts = [name.strip() for name in hosts.split(",") if name.strip()]
+    hosts = _names(hosts)
     try:
         loaded = _loaded()
         members = nodes.etcd_members(loaded) if loaded.role_members("etcd") else {}
         plan = nodes.add_plan(loaded, hosts, nodes.kubernetes_nodes(loaded), members, again=bool(again))
-    except InvalidInput as exc:
-        __context__["retcode"] = 2
-        return {"result": False, "comment": exc.render()}
-    except ActionableError as exc:
-        __context__["retcode"] = 1
-        return {"result": False, "comment": str(exc)}
+    except (InvalidInput, ActionableError) as exc:
+        return _refused(exc)
     comment = f"adds {', '.join(plan['add'])}" if plan["add"] else "every host of hosts.ini is a member: nothing to add"
     return {"result": True, "comment": comment, **plan,
             "network_plugin": loaded.config.values["kube_network_plugin"]}
@@ -145,19 +150,14 @@ def node_remove_plan(hosts=None, probe=False):
 
         salt-run saltsphere.node_remove_plan hosts='[node3]'
     """
-    if isinstance(hosts, str):
-        hosts = [name.strip() for name in hosts.split(",") if name.strip()]
+    hosts = _names(hosts)
     try:
         loaded = _loaded()
         members = nodes.etcd_members(loaded) if loaded.role_members("etcd") else {}
         plan = noderemove.remove_plan(loaded, hosts, nodes.kubernetes_nodes(loaded), members)
         unclean = noderemove.not_cleaned(loaded, plan, noderemove.probe(loaded, plan) if probe else {})
-    except InvalidInput as exc:
-        __context__["retcode"] = 2
-        return {"result": False, "comment": exc.render()}
-    except ActionableError as exc:
-        __context__["retcode"] = 1
-        return {"result": False, "comment": str(exc)}
+    except (InvalidInput, ActionableError) as exc:
+        return _refused(exc)
     return {"result": True, "comment": f"removes {', '.join(plan['remove'])}", **plan,
             "clean": [name for name in plan["in_hosts_ini"] if name not in unclean], "not_cleaned": unclean,
             "network_plugin": loaded.config.values["kube_network_plugin"]}

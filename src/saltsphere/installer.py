@@ -250,17 +250,33 @@ def run_phase(cluster_directory, phase, timeout=PHASE_TIMEOUT, test=False):
     return run_group(argv, directory, timeout)
 
 
-def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> bool:
-    """Every phase in order, one line each; False at the first one that fails (its hosts and why are printed)."""
+def run_in_order(cluster_directory, steps, runner, hosts, out=None, clock=time.monotonic) -> bool:
+    """``runner(cluster_directory, step)`` for each of ``steps`` in order, one line each; False at the first that
+    fails (its hosts and why are printed).  ``hosts``: the cluster's, for a check that names only failing ones."""
     out = out or sys.stdout
-    for index, phase in enumerate(PHASES, 1):
+    for index, step in enumerate(steps, 1):
         started = clock()
-        result = outcome(*runner(cluster_directory, phase), hosts=hosts)
-        print(progress_line(index, len(PHASES), phase, result, clock() - started), file=out, flush=True)
+        result = outcome(*runner(cluster_directory, step), hosts=hosts)
+        print(progress_line(index, len(steps), step, result, clock() - started), file=out, flush=True)
         if not result.ok:
-            print(failure_message(phase, result), file=out)
+            print(failure_message(step, result), file=out)
             return False
     return True
+
+
+def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> bool:
+    """Every phase of the install in order, one line each; False at the first one that fails."""
+    return run_in_order(cluster_directory, PHASES, runner, hosts, out, clock)
+
+
+def run_day2_step(cluster_directory, verb, step, hosts, timeout=PHASE_TIMEOUT, test=False):
+    """One step of ``salt-run state.orchestrate kubesphere.<verb>`` for ``hosts`` (pillar ``saltsphere_<verb>``;
+    a dry run with ``test``): ``(returncode, stdout, stderr)``."""
+    directory = Path(cluster_directory)
+    pillar = json.dumps({f"saltsphere_{verb}": {"hosts": list(hosts), "step": step}})
+    argv = [salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
+            "state.orchestrate", f"kubesphere.{verb}", f"pillar={pillar}", *(["test=True"] if test else [])]
+    return run_group(argv, directory, timeout)
 
 
 # --- the console ---------------------------------------------------------------

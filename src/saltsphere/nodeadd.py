@@ -5,17 +5,15 @@ The cluster is asked which hosts of hosts.ini are not members yet
 [kube-master] or [etcd], a member already, a name not in hosts.ini) stop
 before any host is contacted.  With ``--dry-run`` every step runs under
 ``test=True`` instead and says what it would change (no backup, no token).
-Once the operator said yes (or passed
-``--yes``), a snapshot of etcd is taken (:func:`saltsphere.etcdbackup.backup`), then each step of ``salt-run state.orchestrate kubesphere.node_add``
-runs in order with one line of progress; the first that fails stops the run,
-and running the same command again converges.  The end is the ``node list``
-table.
+Once the operator said yes (or passed ``--yes``), a snapshot of etcd is
+taken (:func:`saltsphere.etcdbackup.backup`), then each step of ``salt-run
+state.orchestrate kubesphere.node_add`` runs in order with one line of
+progress; the first that fails stops the run, and running the same command
+again converges.  The end is the ``node list`` table.
 """
 
-import json
 import sys
 import time
-from pathlib import Path
 
 from saltsphere import clusterdir, etcdbackup, installer, nodes
 from saltsphere.errors import ActionableError
@@ -26,25 +24,8 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT, test=False):
-    """One step of ``kubesphere.node_add`` for ``hosts`` (a dry run with ``test``): ``(returncode, stdout, stderr)``."""
-    directory = Path(cluster_directory)
-    pillar = json.dumps({"saltsphere_node_add": {"hosts": list(hosts), "step": step}})
-    argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
-            "state.orchestrate", "kubesphere.node_add", f"pillar={pillar}", *(["test=True"] if test else [])]
-    return installer.run_group(argv, directory, timeout)
-
-
-def run_steps(cluster_directory, hosts, everyone, runner=run_step, out=None, clock=time.monotonic) -> bool:
-    """Every step in order, one line each; False at the first one that fails (its hosts and why are printed)."""
-    out = out or sys.stdout
-    for index, step in enumerate(STEPS, 1):
-        started = clock()
-        result = installer.outcome(*runner(cluster_directory, step, hosts), hosts=everyone)
-        print(installer.progress_line(index, len(STEPS), step, result, clock() - started), file=out, flush=True)
-        if not result.ok:
-            print(installer.failure_message(step, result), file=out)
-            return False
-    return True
+    """One step of ``kubesphere.node_add`` for ``hosts`` (a dry run with ``test``)."""
+    return installer.run_day2_step(cluster_directory, "node_add", step, hosts, timeout, test)
 
 
 def confirm(loaded, plan, ask, interactive, out, err) -> bool:
@@ -98,8 +79,11 @@ def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monoto
     except ActionableError as exc:
         print(f"error: no host was changed: the etcd backup taken before adding hosts failed: {exc}", file=err)
         return EXIT_FAILED
+    def step_of(directory, step):
+        return runner(directory, step, plan["add"])
+
     started = clock()
-    if not run_steps(loaded.directory, plan["add"], list(loaded.hosts), runner, out, clock):
+    if not installer.run_in_order(loaded.directory, STEPS, step_of, list(loaded.hosts), out, clock):
         return EXIT_FAILED
     print(f"{len(plan['add'])} host(s) added in {clock() - started:.0f} s: {', '.join(plan['add'])}.", file=out)
     try:

@@ -22,10 +22,8 @@ own on the taskbox: nothing there is retired.  At the end the lines of
 hosts.ini that name the removed hosts are printed for the operator to delete.
 """
 
-import json
 import sys
 import time
-from pathlib import Path
 
 from saltsphere import clusterdir, etcdbackup, installer, nodes, preflight
 from saltsphere.errors import ActionableError
@@ -115,25 +113,8 @@ def probe(cluster, plan) -> dict:
 
 
 def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT, test=False):
-    """One step of ``kubesphere.node_remove`` for ``hosts``: ``(returncode, stdout, stderr)``."""
-    directory = Path(cluster_directory)
-    pillar = json.dumps({"saltsphere_node_remove": {"hosts": list(hosts), "step": step}})
-    argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
-            "state.orchestrate", "kubesphere.node_remove", f"pillar={pillar}", *(["test=True"] if test else [])]
-    return installer.run_group(argv, directory, timeout)
-
-
-def run_steps(cluster_directory, hosts, everyone, runner=run_step, out=None, clock=time.monotonic) -> bool:
-    """Every step in order, one line each; False at the first one that fails (its hosts and why are printed)."""
-    out = out or sys.stdout
-    for index, step in enumerate(STEPS, 1):
-        started = clock()
-        result = installer.outcome(*runner(cluster_directory, step, hosts), hosts=everyone)
-        print(installer.progress_line(index, len(STEPS), step, result, clock() - started), file=out, flush=True)
-        if not result.ok:
-            print(installer.failure_message(step, result), file=out)
-            return False
-    return True
+    """One step of ``kubesphere.node_remove`` for ``hosts`` (a dry run with ``test``)."""
+    return installer.run_day2_step(cluster_directory, "node_remove", step, hosts, timeout, test)
 
 
 def closing_lines(cluster, plan, unclean) -> list:
@@ -204,8 +185,11 @@ def remove(args, *, runner=run_step, ask=input, interactive=None, clock=time.mon
     except ActionableError as exc:
         print(f"error: no host was changed: the etcd backup taken before removing hosts failed: {exc}", file=err)
         return EXIT_FAILED
+    def step_of(directory, step):
+        return runner(directory, step, plan["remove"])
+
     started = clock()
-    if not run_steps(loaded.directory, plan["remove"], list(loaded.hosts), runner, out, clock):
+    if not installer.run_in_order(loaded.directory, STEPS, step_of, list(loaded.hosts), out, clock):
         return EXIT_FAILED
     print(f"{len(plan['remove'])} host(s) removed from the cluster in {clock() - started:.0f} s: "
           f"{', '.join(plan['remove'])}.", file=out)

@@ -150,7 +150,7 @@ def phase_targets(loaded) -> dict:
 
 def plan_phases(directory, hosts, runner=_run_phase, clock=time.monotonic, report=None, targets=None,
                 states_runner=_run_states, announce=None) -> list:
-    """The preflight, then every phase's dry run (:class:`planreport.PhasePlan` each); ``report(plan)`` as each is known.
+    """The preflight, then every phase's dry run (a :class:`planreport.PhasePlan` each); ``report(plan)`` for each.
 
     A failed preflight ends the plan (as it ends the install); a phase that
     would fail does not hide the others.  ``targets`` ({phase: hosts}) places
@@ -221,8 +221,8 @@ def run_steps(loaded, verb, steps, targets, *, runner, clock=time.monotonic, out
     """The dry run of a day-2 verb: each of its ``steps`` as ``runner(directory, step)`` under test=True.
 
     One table per step, then the hosts that would change (a failed preflight
-    ends it, as it ends the verb); 0 when every step ran cleanly (changes or not), 1 when something would fail.  The cluster
-    directory is used in place, as for an installed cluster's plan.
+    ends it, as it ends the verb); 0 when every step ran cleanly (changes or not), 1 when something would
+    fail.  The cluster directory is used in place, as for an installed cluster's plan.
     """
     out, err = out or sys.stdout, err or sys.stderr
     hosts = list(loaded.hosts) + [name for name in targets if name not in loaded.hosts]
@@ -244,14 +244,8 @@ def run_steps(loaded, verb, steps, targets, *, runner, clock=time.monotonic, out
     except ActionableError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_FAILED
-    changing = planreport.changing_hosts(plans)
-    lines = ["", "Would change:" if changing else "Nothing would change on any host."]
-    lines += [f"  {name}: {', '.join(phases)}" for name, phases in changing.items()]
-    failed = [plan.phase for plan in plans if not plan.ok]
-    lines.append(f"Would FAIL in: {', '.join(failed)}." if failed else
-                 "No state would fail. Nothing was changed (every state ran with test=True).")
-    print("\n".join(lines), file=out)
-    return EXIT_OK if not failed and len(plans) == len(steps) else EXIT_FAILED
+    print("\n".join(planreport.steps_summary_lines(plans)), file=out)
+    return EXIT_OK if all(plan.ok for plan in plans) and len(plans) == len(steps) else EXIT_FAILED
 
 
 def load(hosts_ini, vars_yml=None, err=None):

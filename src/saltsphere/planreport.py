@@ -249,6 +249,17 @@ def summary_lines(plans, hosts, made, throwaway) -> list:
     return lines
 
 
+def steps_summary_lines(plans, ran="every state") -> list:
+    """The end of a day-2 dry run: the hosts that would change, and whether a state would fail."""
+    changing = changing_hosts(plans)
+    lines = ["", "Would change:" if changing else "Nothing would change on any host."]
+    lines += [f"  {name}: {', '.join(phases)}" for name, phases in changing.items()]
+    failed = [plan.phase for plan in plans if not plan.ok]
+    lines.append(f"Would FAIL in: {', '.join(failed)}." if failed else
+                 f"No state would fail. Nothing was changed ({ran} ran with test=True).")
+    return lines
+
+
 def as_dict(plans, hosts, made, throwaway) -> dict:
     return {"ok": all(plan.ok for plan in plans), "phases": [plan.as_dict() for plan in plans],
             "changing": changing_hosts(plans), "unchanged": [h for h in hosts if h not in changing_hosts(plans)],

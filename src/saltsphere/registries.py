@@ -17,6 +17,7 @@ pull (the CRI plugin's ``config_path``); no restart is needed when they change.
 :func:`host_files` gives the files every host gets (the pillar).
 """
 
+import json
 import os
 import re
 
@@ -90,7 +91,7 @@ def _endpoint(name, insecure) -> str:
 
 
 def _host_block(url, capabilities, ca=None) -> str:
-    lines = [f'[host."{url}"]', f"  capabilities = [{', '.join(repr(c).replace(chr(39), chr(34)) for c in capabilities)}]"]
+    lines = [f'[host."{url}"]', f"  capabilities = {json.dumps(list(capabilities))}"]
     if ca:
         lines.append(f'  ca = "{ca}"')
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ STATE_DIR = ".saltsphere"
 
 
 def run_phase(cluster_directory, phase, timeout=installer.PHASE_TIMEOUT, test=False):
-    """``salt-run state.orchestrate kubesphere.reset`` for one phase (a dry run with ``test``): ``(returncode, stdout, stderr)``."""
+    """``salt-run state.orchestrate kubesphere.reset`` for one phase (a dry run with ``test``)."""
     directory = Path(cluster_directory)
     argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
             "state.orchestrate", "kubesphere.reset", f'pillar={{"reset_phase": "{phase}"}}',
@@ -49,14 +49,8 @@ def dry_run(loaded, *, runner=run_phase, clock=time.monotonic, out=None) -> int:
         plan = planreport.phase_plan(phase, *runner(loaded.directory, phase, test=True), hosts, clock() - started)
         plans.append(plan)
         print("\n".join(planreport.phase_lines(plan, index, len(PHASES))), file=out, flush=True)
-    changing = planreport.changing_hosts(plans)
-    lines = ["", "Would change:" if changing else "Nothing would change on any host."]
-    lines += [f"  {name}: {', '.join(phases)}" for name, phases in changing.items()]
-    failed = [plan.phase for plan in plans if not plan.ok]
-    lines.append(f"Would FAIL in: {', '.join(failed)}." if failed else
-                 "No state would fail. Nothing was changed (every clean state ran with test=True).")
-    print("\n".join(lines), file=out)
-    return EXIT_FAILED if failed else EXIT_OK
+    print("\n".join(planreport.steps_summary_lines(plans, ran="every clean state")), file=out)
+    return EXIT_OK if all(plan.ok for plan in plans) else EXIT_FAILED
 
 
 def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> list:

@@ -13,6 +13,7 @@ mirror) by the registry client ``artifact fetch`` uses.
 
 import copy
 import hashlib
+import io
 import json
 import os
 import tarfile
@@ -255,19 +256,9 @@ def _write_renamed(archive: ImageArchive, image: ArchiveImage, ref: str, handle)
                 data = _renamed(json.loads(source.extractfile(member).read()), archive, image, ref)
                 info = copy.copy(member)
                 info.size = len(data)
-                out.addfile(info, _Bytes(data))
+                out.addfile(info, io.BytesIO(data))
             else:
                 out.addfile(member, source.extractfile(member) if member.isreg() else None)
-
-
-class _Bytes:
-    def __init__(self, data: bytes):
-        self.data, self.offset = data, 0
-
-    def read(self, size=-1):
-        end = len(self.data) if size < 0 else self.offset + size
-        chunk, self.offset = self.data[self.offset:end], min(end, len(self.data))
-        return chunk
 
 
 def _copy(path: Path, handle):

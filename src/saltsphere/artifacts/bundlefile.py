@@ -11,6 +11,7 @@ destination's place.
 """
 
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -122,7 +123,7 @@ def export_bundle(bundle_dir, out) -> Exported:
     try:
         with os.fdopen(fd, "wb") as raw:
             with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                tar.addfile(_tar_info(mf.MANIFEST_NAME, len(manifest_bytes), False), _BytesReader(manifest_bytes))
+                tar.addfile(_tar_info(mf.MANIFEST_NAME, len(manifest_bytes), False), io.BytesIO(manifest_bytes))
                 for entry in sorted(manifest.files, key=lambda e: e.path):
                     _add_file(tar, bundle, entry)
             raw.flush()
@@ -134,16 +135,6 @@ def export_bundle(bundle_dir, out) -> Exported:
         raise
     write_checksum(out, sha256)
     return Exported(out, out.stat().st_size, sha256, len(manifest.files))
-
-
-class _BytesReader:
-    def __init__(self, data: bytes):
-        self.data, self.offset = data, 0
-
-    def read(self, size=-1):
-        end = len(self.data) if size < 0 else self.offset + size
-        chunk, self.offset = self.data[self.offset:end], min(end, len(self.data))
-        return chunk
 
 
 def _add_file(tar: tarfile.TarFile, bundle: Path, entry: mf.FileEntry):
