@@ -3,7 +3,8 @@ Taskbox steps of an orchestration, as states that report only what changed.
 
 They run in ``salt-run state.orchestrate`` (on the taskbox, never on a host):
 ``prepared`` is every orchestration's first step, ``preflight_passed`` the
-preflight phase, ``cleaned`` each phase of the reset.
+preflight phase, ``planned`` and ``completed`` frame the whole install
+(``kubesphere``), ``cleaned`` each phase of the reset.
 
 .. code-block:: yaml
 
@@ -15,7 +16,7 @@ preflight phase, ``cleaned`` each phase of the reset.
 import salt.roster
 
 try:
-    from saltsphere import cluster, pki, preflight, prepare as prep, saltexit, sshcall
+    from saltsphere import cluster, converged, pki, preflight, prepare as prep, saltexit, sshcall
     from saltsphere.artifacts import serve
     from saltsphere.errors import ActionableError
     from saltsphere.problems import InvalidInput
@@ -117,6 +118,56 @@ def preflight_passed(name, ignore_host_keys=None, hosts=None):
     ret["warnings"] = report.get("warnings", [])
     ret["result"] = bool(report.get("result"))
     ret["comment"] = report.get("table") or report.get("comment", "")
+    return ret
+
+
+def planned(name):
+    """
+    Whether this run of the whole install would change anything: its phases run ``onchanges`` of this state.
+
+    Until a run of every phase completed (``completed`` records it in
+    ``.saltsphere/converged``), this state reports a change without asking,
+    so that every phase runs.  Afterwards it asks every host's states under
+    ``test=True`` in one salt-ssh call: changes name the hosts and phases that
+    would change (or could not be planned), and the phases run; no changes,
+    and the phases are skipped, each in a few milliseconds instead of seconds
+    of salt-ssh.  Never fails: a host that cannot be planned is left to the
+    phases to report.
+    """
+    ret = _ret(name)
+    loaded = _loaded()
+    if not converged.recorded(loaded.directory):
+        ret["changes"] = {"phases": "every phase runs: no complete run of the install is recorded yet"}
+        ret["comment"] = "No complete run is recorded for this cluster: every phase runs."
+        return ret
+    found, seconds = converged.check(loaded, __opts__)
+    if found.unchanged:
+        ret["comment"] = (f"Nothing would change on any of {len(loaded.hosts)} host(s) (every host's states under "
+                          f"test=True: {seconds:.0f} s): the phases are skipped.")
+        return ret
+    ret["changes"] = found.changes()
+    ret["comment"] = f"The phases run: {found.summary()} (every host's states under test=True: {seconds:.0f} s)."
+    if __opts__.get("test"):
+        ret["result"] = None
+    return ret
+
+
+def completed(name):
+    """
+    Every phase of the install completed: recorded in ``.saltsphere/converged``, so that the next run first asks the
+    hosts whether anything would change (``planned``).  A change only the first time.
+    """
+    ret = _ret(name)
+    loaded = _loaded()
+    if converged.recorded(loaded.directory):
+        ret["comment"] = "A complete run is recorded already."
+        return ret
+    ret["changes"] = {"recorded": str(converged.record_path(loaded.directory))}
+    if __opts__.get("test"):
+        ret.update(result=None, comment="A complete run would be recorded.")
+        return ret
+    converged.record(loaded.directory)
+    ret["comment"] = "The complete run is recorded: the next run first asks the hosts whether anything would change."
     return ret
 
 

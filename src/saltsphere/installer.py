@@ -250,23 +250,74 @@ def run_phase(cluster_directory, phase, timeout=PHASE_TIMEOUT, test=False):
     return run_group(argv, directory, timeout)
 
 
-def run_in_order(cluster_directory, steps, runner, hosts, out=None, clock=time.monotonic) -> bool:
+def run_in_order(cluster_directory, steps, runner, hosts, out=None, clock=time.monotonic, first=1,
+                 total=None) -> bool:
     """``runner(cluster_directory, step)`` for each of ``steps`` in order, one line each; False at the first that
-    fails (its hosts and why are printed).  ``hosts``: the cluster's, for a check that names only failing ones."""
+    fails (its hosts and why are printed).  ``hosts``: the cluster's, for a check that names only failing ones.
+    Lines count from ``first`` of ``total`` (the steps' own count unless given)."""
     out = out or sys.stdout
-    for index, step in enumerate(steps, 1):
+    total = total or len(steps) + first - 1
+    for index, step in enumerate(steps, first):
         started = clock()
         result = outcome(*runner(cluster_directory, step), hosts=hosts)
-        print(progress_line(index, len(steps), step, result, clock() - started), file=out, flush=True)
+        print(progress_line(index, total, step, result, clock() - started), file=out, flush=True)
         if not result.ok:
             print(failure_message(step, result), file=out)
             return False
     return True
 
 
+PLANNED = "planned"
+_PLANNED_ID = "kubesphere-planned-saltsphere-cluster-planned"
+
+
+def planned_return(stdout) -> dict:
+    """The return of the ``kubesphere.planned`` state in salt-run's JSON output; ``{}`` when it is not there."""
+    try:
+        data = parse_json_stream(stdout)
+    except ValueError:
+        return {}
+    for returner in (data.get("data", data) or {}).values():
+        if isinstance(returner, dict):
+            for state in returner.values():
+                if isinstance(state, dict) and state.get("__id__") == _PLANNED_ID:
+                    return state
+    return {}
+
+
 def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> bool:
-    """Every phase of the install in order, one line each; False at the first one that fails."""
-    return run_in_order(cluster_directory, PHASES, runner, hosts, out, clock)
+    """Every phase of the install in order, one line each; False at the first one that fails.
+
+    Once a complete run is recorded (:mod:`saltsphere.converged`), the
+    preflight is followed by one question to every host (``kubesphere.planned``)
+    and the other phases are skipped when no host would change.  A complete run
+    is recorded when it ends.
+    """
+    from saltsphere import converged
+
+    out = out or sys.stdout
+    total = len(PHASES)
+    if converged.recorded(cluster_directory):
+        if not run_in_order(cluster_directory, PHASES[:1], runner, hosts, out, clock, total=total):
+            return False
+        started = clock()
+        returncode, stdout, stderr = runner(cluster_directory, PLANNED)
+        result, state = outcome(returncode, stdout, stderr, hosts=hosts), planned_return(stdout)
+        if not result.ok or not state:
+            print(failure_message(PLANNED, result if not result.ok else PhaseResult(
+                ok=False, comment="salt-run returned no answer of the kubesphere.planned state")), file=out)
+            return False
+        if not state.get("changes"):
+            print(f"[2-{total}/{total}] {PHASES[1] + ' to ' + PHASES[-1]:<9} skipped nothing would change on any "
+                  f"host (every host's states under test=True)   {clock() - started:.0f} s", file=out, flush=True)
+            return True
+        print(f"      {state.get('comment', '')}", file=out, flush=True)
+        ok = run_in_order(cluster_directory, PHASES[1:], runner, hosts, out, clock, first=2, total=total)
+    else:
+        ok = run_in_order(cluster_directory, PHASES, runner, hosts, out, clock)
+    if ok:
+        converged.record(cluster_directory)
+    return ok
 
 
 def run_day2_step(cluster_directory, verb, step, hosts, timeout=PHASE_TIMEOUT, test=False):

@@ -129,7 +129,7 @@ def phase_plan(phase, returncode, stdout, stderr, hosts=(), seconds=0.0) -> Phas
     return PhasePlan(phase, result, ordered, seconds)
 
 
-def _phase_of(state, phases):
+def phase_of(state, phases):
     role = str(state.get("__sls__", "")).split(".", 1)[0]
     return role if role in phases else None
 
@@ -169,7 +169,7 @@ def states_plans(phases, returncode, stdout, stderr, hosts=(), targets=None) -> 
             continue
         by_phase = {}
         for key, state in entries.items():
-            phase = _phase_of(state, phases)
+            phase = phase_of(state, phases)
             if phase:
                 by_phase.setdefault(phase, {})[key] = state
         for phase, own in by_phase.items():

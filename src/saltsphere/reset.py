@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from saltsphere import clusterdir, installer
+from saltsphere import clusterdir, converged, installer
 
 # The order of orchestrate/kubesphere/reset.sls (a test keeps them equal).
 PHASES = ("ks", "storage", "kubernetes", "network", "containerd", "etcd", "os")
@@ -119,6 +119,8 @@ def reset(args, *, runner=run_phase, ask=input, interactive=None, clock=time.mon
 
     directory = loaded.directory
     clusterdir.init(directory, hosts_ini)
+    # The next install runs every phase again, without first asking the hosts.
+    converged.forget(directory)
     failures = run_phases(directory, list(loaded.hosts), runner, out, clock)
     if failures:
         for phase, result in failures:

@@ -296,6 +296,25 @@ def test_node_remove_again_changes_nothing_and_takes_a_dead_worker_out(cluster, 
     cluster.hosts.pop("node2")
 
 
+MODULES_FILE = "/etc/modules-load.d/saltsphere.conf"
+PLANNED = "kubesphere-planned-saltsphere-cluster-planned"
+
+
+def steps_of(data):
+    return [step for result in data["data"].values() for step in result.values()]
+
+
+def test_a_run_after_a_complete_one_asks_first_and_puts_back_only_what_drifted(cluster):
+    # A file the os role manages, lost on node1: the hosts are asked first, and the phases run.
+    code, out, err = cluster.ssh("node1", f"rm {MODULES_FILE}")
+    assert code == 0, err
+    code, data, err = orchestrate(cluster, "kubesphere", timeout=1500)
+    assert code == 0, failure_report(data, err)
+    (planned,) = [step for step in steps_of(data) if step["__id__"] == PLANNED]
+    assert planned["changes"] == {"would change": {"node1": ["os"]}}, planned
+    assert changed_states(data) == [("node1", "os-kernel-file-managed-modules-load")]
+
+
 def test_second_run_changes_nothing_and_says_so_quietly(cluster):
     started = time.monotonic()
     code, data, err = orchestrate(cluster, "kubesphere", timeout=1500)
@@ -303,9 +322,15 @@ def test_second_run_changes_nothing_and_says_so_quietly(cluster):
     assert code == 0, err[-2000:]
     assert changed_states(data) == []
     # Salt's own summary counts the steps with changes: the taskbox's steps
-    # (prepare, preflight) are states that report none on a converged cluster.
-    steps = [step for result in data["data"].values() for step in result.values()]
+    # (prepare, preflight, the question to the hosts) are states that report none on a converged cluster.
+    steps = steps_of(data)
     assert [step["__id__"] for step in steps if step.get("changes")] == []
+    (planned,) = [step for step in steps if step["__id__"] == PLANNED]
+    assert planned["comment"].startswith(f"Nothing would change on any of {len(cluster.hosts)} host(s)"), planned
+    # The hosts were asked once; no phase started salt-ssh again.
+    skipped = [step for step in steps if "-salt-state" in step["__id__"]]
+    assert skipped and all(step["comment"] == "State was not run because none of the onchanges reqs changed"
+                           for step in skipped), skipped
     # A healthy run prints no Python traceback and none of Salt's finalizer warnings.
     assert "Traceback" not in err and "unclosed " not in err, err[-3000:]
 

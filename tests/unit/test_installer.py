@@ -470,3 +470,70 @@ def test_a_phase_out_of_time_is_stopped_with_everything_it_started(tmp_path):
     except FileNotFoundError:
         state = "gone"
     assert state in ("gone", "Z"), f"the phase's child {child} still runs (state {state})"
+
+
+# --- a run after a complete one asks the hosts first -----------------------------------------------------------------
+
+
+def _planned(changes, comment=""):
+    state = {"__id__": "kubesphere-planned-saltsphere-cluster-planned", "result": True, "changes": changes,
+             "comment": comment, "__run_num__": 1}
+    prepared = {"__id__": "kubesphere-prepare-saltsphere-cluster-prepared", "result": True, "changes": {},
+                "comment": "", "__run_num__": 0}
+    return {"data": {"taskbox_master": {
+        "saltsphere_cluster_|-kubesphere-prepare-saltsphere-cluster-prepared_|-h_|-prepared": prepared,
+        "saltsphere_cluster_|-kubesphere-planned-saltsphere-cluster-planned_|-h_|-planned": state}}, "retcode": 0}
+
+
+def test_a_complete_run_is_recorded_and_the_next_skips_the_phases_when_no_host_would_change(tmp_path, capsys):
+    from saltsphere import converged
+
+    runner = _runner({"preflight": _preflight([])}, Clock())
+    assert installer.run_phases(tmp_path, HOSTS, runner, clock=Clock()) is True
+    assert converged.recorded(tmp_path)
+    capsys.readouterr()
+    clock = Clock()
+    runner = _runner({"preflight": _preflight([]), "planned": _planned({})}, clock)
+    assert installer.run_phases(tmp_path, HOSTS, runner, clock=clock) is True
+    assert [c.args[1] for c in runner.call_args_list] == ["preflight", "planned"]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("[1/8] preflight   ok")
+    assert lines[1] == ("[2-8/8] os to ks  skipped nothing would change on any host (every host's states under "
+                        "test=True)   10 s")
+    assert len(lines) == 2
+
+
+def test_when_a_host_would_change_every_phase_after_the_preflight_runs(tmp_path, capsys):
+    from saltsphere import converged
+
+    converged.record(tmp_path)
+    changes = {"would change": {"node1": ["os"]}}
+    runner = _runner({"preflight": _preflight([]),
+                      "planned": _planned(changes, "The phases run: would change: node1 (os)")}, Clock())
+    assert installer.run_phases(tmp_path, HOSTS, runner, clock=Clock()) is True
+    assert [c.args[1] for c in runner.call_args_list] == ["preflight", "planned", *installer.PHASES[1:]]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "      The phases run: would change: node1 (os)"
+    assert lines[2].startswith("[2/8] os ") and lines[-1].startswith("[8/8] ks ")
+
+
+def test_a_failed_question_stops_the_run_naming_it(tmp_path, capsys):
+    from saltsphere import converged
+
+    converged.record(tmp_path)
+    runner = _runner({"preflight": _preflight([]), "planned": {"data": {"m": {"x": {
+        "__id__": "kubesphere-prepare-saltsphere-cluster-prepared", "result": False, "changes": {},
+        "comment": "the bundle server could not start"}}}, "retcode": 1}}, Clock())
+    assert installer.run_phases(tmp_path, HOSTS, runner, clock=Clock()) is False
+    out = capsys.readouterr().out
+    assert "phase planned failed" in out and "the bundle server could not start" in out
+
+
+def test_a_reset_forgets_the_complete_run(tmp_path):
+    from saltsphere import converged
+
+    assert converged.record(tmp_path) is True
+    assert converged.record(tmp_path) is False
+    assert oct(converged.record_path(tmp_path).stat().st_mode & 0o777) == "0o600"
+    assert converged.forget(tmp_path) is True
+    assert not converged.recorded(tmp_path) and converged.forget(tmp_path) is False
