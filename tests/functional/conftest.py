@@ -8,6 +8,7 @@ exactly what salt-ssh computes for the same host.
 import os
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,18 @@ def sample_cluster(tmp_path_factory, sample_bundle):
                     owner_pid=os.getpid())
     yield directory
     serve.stop(directory / ".saltsphere")
+
+
+@pytest.fixture(scope="session")
+def salt_factories_default_root_dir():
+    """The test minions' directories (their keys among them), private to this run and removed after it.
+
+    Short, as Salt's unix sockets live below it; the plugin's default leaves a
+    directory per minion in /tmp after every run.
+    """
+    root = tempfile.mkdtemp(prefix="ss-salt.")
+    yield Path(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def minion_opts(salt_factories, minion_id, cluster_dir):
