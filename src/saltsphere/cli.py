@@ -169,6 +169,11 @@ def cmd_certs_renew(args) -> int:
 
     loaded = _load(args)
     _print_warnings(loaded.warnings)
+    if args.dry_run:
+        return certsrenew.dry_run(loaded, as_json=args.json)
+    if args.json:
+        print("error: --json goes with --dry-run", file=sys.stderr)
+        return EXIT_INVALID
     return certsrenew.run(loaded, assume_yes=args.yes)
 
 
@@ -247,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "snapshot first; one etcd member, then one master at a time)")
     _inventory_args(certs_renew)
     certs_renew.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    certs_renew.add_argument("--dry-run", action="store_true",
+                             help="list the certificates each host would get anew and the restarts, asking the hosts "
+                                  "only: no snapshot, nothing signed or restarted (asks nothing)")
+    certs_renew.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
     certs_renew.set_defaults(func=cmd_certs_renew)
 
     etcd_parser = sub.add_parser("etcd", help="snapshots of the cluster's etcd: backup onto this taskbox, restore")
