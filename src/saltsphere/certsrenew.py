@@ -178,7 +178,8 @@ def _file_line(entry) -> str:
     who = "signed on the taskbox from the same CA" if entry["by"] == BY_TASKBOX else "renewed by kubeadm on the host"
     now = (f"error: {entry['error']}" if entry["error"]
            else f"expires {entry['not_after'][:10]} ({entry['days_left']} days left)")
-    return f"    {entry['file']}: {now} -> renewed for {entry['days']} days (until about {entry['new_not_after']}), {who}"
+    return (f"    {entry['file']}: {now} -> renewed for {entry['days']} days (until about {entry['new_not_after']}), "
+            f"{who}")
 
 
 def dry_lines(loaded, report) -> list:

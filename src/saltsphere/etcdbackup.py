@@ -180,7 +180,8 @@ def current(loaded, call) -> dict:
         if isinstance(answer, dict) and answer.get("revision") is not None:
             return {**answer, "host": spec.name}
         reasons.append(f"{spec.name}: {answer if isinstance(answer, str) else 'answered no status'}")
-    raise ActionableError("no etcd member answered: " + ("; ".join(reasons) or f"{loaded.hosts_ini} has no [etcd] host"))
+    raise ActionableError("no etcd member answered: "
+                          + ("; ".join(reasons) or f"{loaded.hosts_ini} has no [etcd] host"))
 
 
 def salt_call(loaded, function=HOST_FUNCTION):

@@ -1,4 +1,4 @@
-"""``saltsphere etcd restore SNAPSHOT --dry-run``: the snapshot checked, the cluster asked read-only, nothing changed."""
+"""``saltsphere etcd restore SNAPSHOT --dry-run``: the snapshot checked, the cluster asked read-only, no change."""
 
 import datetime
 import hashlib
@@ -114,7 +114,7 @@ def test_the_command_line_has_dry_run_and_json(loaded, stored, monkeypatch):
     real.assert_not_called()
 
 
-# --- the host's side: endpoint status, read-only -----------------------------------------------------------------------
+# --- the host's side: endpoint status, read-only ----------------------------------------------------------------------
 
 
 def test_endpoint_status_reads_the_revision_with_the_members_client_certificate():
