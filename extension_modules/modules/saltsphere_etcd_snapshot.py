@@ -60,6 +60,27 @@ def status(path, etcdctl="etcdctl"):
             "total_size": found.get("totalSize")}
 
 
+def endpoint_status(endpoint, ca, cert, key, etcdctl="etcdctl", timeout=30):
+    """
+    ``etcdctl endpoint status`` of the member at ``endpoint``: its revision, version and database size; reads only.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_etcd_snapshot.endpoint_status https://10.0.0.1:2379 /etc/etcd/pki/ca.crt \\
+            /etc/etcd/pki/healthcheck.crt /etc/etcd/pki/healthcheck.key
+    """
+    out = _etcdctl([etcdctl, f"--endpoints={endpoint}", f"--cacert={ca}", f"--cert={cert}", f"--key={key}",
+                    "endpoint", "status", "--write-out=json"], timeout=timeout)
+    try:
+        found = json.loads(out)[0]["Status"]
+        revision = found["header"]["revision"]
+    except (ValueError, LookupError, TypeError) as exc:
+        raise CommandExecutionError(f"etcdctl endpoint status of {endpoint}: unexpected answer {out[:200]!r}") from exc
+    return {"revision": revision, "version": found.get("version"), "db_size": found.get("dbSize")}
+
+
 def save(endpoint, ca, cert, key, etcdctl="etcdctl", max_bytes=DEFAULT_MAX_BYTES, timeout=300):
     """
     A snapshot of the member at ``endpoint``, checked with ``snapshot status``, returned and removed from the host.

@@ -169,6 +169,11 @@ def cmd_certs_renew(args) -> int:
 
     loaded = _load(args)
     _print_warnings(loaded.warnings)
+    if args.dry_run:
+        return certsrenew.dry_run(loaded, as_json=args.json)
+    if args.json:
+        print("error: --json goes with --dry-run", file=sys.stderr)
+        return EXIT_INVALID
     return certsrenew.run(loaded, assume_yes=args.yes)
 
 
@@ -188,6 +193,11 @@ def cmd_etcd_restore(args) -> int:
 
     loaded = _load(args)
     _print_warnings(loaded.warnings)
+    if args.dry_run:
+        return etcdrestore.dry_run(loaded, args.snapshot, as_json=args.json)
+    if args.json:
+        print("error: --json goes with --dry-run", file=sys.stderr)
+        return EXIT_INVALID
     return etcdrestore.run(loaded, args.snapshot, assume_yes=args.yes)
 
 
@@ -247,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "snapshot first; one etcd member, then one master at a time)")
     _inventory_args(certs_renew)
     certs_renew.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    certs_renew.add_argument("--dry-run", action="store_true",
+                             help="list the certificates each host would get anew and the restarts, asking the hosts "
+                                  "only: no snapshot, nothing signed or restarted (asks nothing)")
+    certs_renew.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
     certs_renew.set_defaults(func=cmd_certs_renew)
 
     etcd_parser = sub.add_parser("etcd", help="snapshots of the cluster's etcd: backup onto this taskbox, restore")
@@ -261,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     etcd_restore.add_argument("snapshot", metavar="SNAPSHOT", help="a .db file that `saltsphere etcd backup` took")
     _inventory_args(etcd_restore)
     etcd_restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    etcd_restore.add_argument("--dry-run", action="store_true",
+                              help="check SNAPSHOT and say what the restore would do and lose (the cluster's "
+                                   "revision against the snapshot's), changing nothing (asks nothing)")
+    etcd_restore.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
     etcd_restore.set_defaults(func=cmd_etcd_restore)
 
     where = sub.add_parser("paths", help="print where the states, pillar and modules are, for an existing Salt master")

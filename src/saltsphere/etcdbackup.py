@@ -5,7 +5,9 @@ and checks it with ``snapshot status`` (``saltsphere_etcd_snapshot.save``); the
 bytes come back xz-compressed in salt-ssh's return, never printed, and nothing stays on the
 host.  On the taskbox a snapshot is ``.saltsphere/backups/etcd-<UTC time>.db``
 (directory 0700, file 0600) with ``<name>.sha256`` beside it in sha256sum's
-format; only the newest ``etcd_backup_keep`` are kept.  A snapshot holds every
+format, and ``<name>.status.json``: what ``snapshot status`` said of it on the
+member (its revision and key count) and which member took it.  Only the newest
+``etcd_backup_keep`` are kept.  A snapshot holds every
 Secret of the cluster, so neither file is ever readable by another user.
 """
 
@@ -13,6 +15,7 @@ import base64
 import datetime
 import functools
 import hashlib
+import json
 import lzma
 import os
 import re
@@ -26,9 +29,11 @@ from saltsphere.errors import ActionableError
 from saltsphere.inventory import ETCD
 
 HOST_FUNCTION = "saltsphere_etcd_snapshot.save"
+STATUS_FUNCTION = "saltsphere_etcd_snapshot.endpoint_status"
 BACKUPS = Path(".saltsphere") / "backups"
 NAME_RE = re.compile(r"^etcd-\d{8}T\d{6}Z\.db$")
 SUFFIX = ".sha256"
+STATUS_SUFFIX = ".status.json"
 
 
 @functools.lru_cache(maxsize=1)
@@ -63,8 +68,11 @@ def _write_private(path, data):
     os.replace(temporary, path)
 
 
-def store(directory, data, sha256, now) -> Path:
-    """Write a snapshot and its sha256 into the backups; refuses bytes that do not match ``sha256``."""
+def store(directory, data, sha256, now, status=None) -> Path:
+    """Write a snapshot, its sha256 and its ``status`` (when given) into the backups.
+
+    Refuses bytes that do not match ``sha256``.
+    """
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ActionableError("the snapshot received does not match the sha256 the host computed: nothing was "
                               "kept; run the backup again")
@@ -74,7 +82,27 @@ def store(directory, data, sha256, now) -> Path:
         raise ActionableError(f"{path} exists already: wait a second and run the backup again")
     _write_private(path, data)
     _write_private(path.with_name(path.name + SUFFIX), f"{sha256}  {path.name}\n".encode("ascii"))
+    if status is not None:
+        _write_private(path.with_name(path.name + STATUS_SUFFIX), json.dumps(status, sort_keys=True).encode())
     return path
+
+
+def recorded_status(path) -> dict | None:
+    """What the backup recorded of the snapshot at ``path`` (revision, total_keys, host); None when nothing was."""
+    path = Path(path)
+    try:
+        status = json.loads(path.with_name(path.name + STATUS_SUFFIX).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def taken_at(path) -> datetime.datetime | None:
+    """When the snapshot was taken, read from its name (:func:`snapshot_name`); None for another name."""
+    name = Path(path).name
+    if not NAME_RE.match(name):
+        return None
+    return datetime.datetime.strptime(name, "etcd-%Y%m%dT%H%M%SZ.db").replace(tzinfo=datetime.timezone.utc)
 
 
 def snapshots(directory) -> list:
@@ -92,6 +120,7 @@ def prune(directory, keep) -> list:
     for path in removed:
         path.unlink()
         path.with_name(path.name + SUFFIX).unlink(missing_ok=True)
+        path.with_name(path.name + STATUS_SUFFIX).unlink(missing_ok=True)
     return removed
 
 
@@ -139,8 +168,24 @@ def take(loaded, call) -> dict:
     raise ActionableError("no etcd member gave a snapshot: " + "; ".join(reasons))
 
 
-def salt_call(loaded):
-    """``call`` for :func:`take`: salt-ssh with the Salt configuration of the cluster directory."""
+def current(loaded, call) -> dict:
+    """``endpoint status`` of the first member that answers (revision, version, db_size, host); reads only.
+
+    ``call(host, kwarg)`` returns the host function's answer.  Raises
+    :class:`ActionableError` with every member's reason when none answers.
+    """
+    reasons = []
+    for spec in loaded.role_members(ETCD):
+        answer = call(spec.name, member_kwarg(spec))
+        if isinstance(answer, dict) and answer.get("revision") is not None:
+            return {**answer, "host": spec.name}
+        reasons.append(f"{spec.name}: {answer if isinstance(answer, str) else 'answered no status'}")
+    raise ActionableError("no etcd member answered: "
+                          + ("; ".join(reasons) or f"{loaded.hosts_ini} has no [etcd] host"))
+
+
+def salt_call(loaded, function=HOST_FUNCTION):
+    """``call`` for :func:`take` (or :func:`current`, with its ``function``): salt-ssh with the cluster's Salt."""
     import salt.config
 
     from saltsphere import clusterdir, sshcall
@@ -149,7 +194,7 @@ def salt_call(loaded):
     opts = salt.config.master_config(str(Path(loaded.directory) / ".salt" / "etc" / "master"))
 
     def call(host, kwarg):
-        return sshcall.call(opts, loaded, HOST_FUNCTION, kwarg=kwarg, targets=[host],
+        return sshcall.call(opts, loaded, function, kwarg=kwarg, targets=[host],
                             timeout=max(loaded.config["preflight_ssh_timeout_seconds"], 300))[host]
 
     return call
@@ -167,10 +212,10 @@ def backup(loaded, *, call=None, now=None, out=None) -> Path:
     if len(data) != answer["size"]:
         raise ActionableError(f"the snapshot from {answer['host']} arrived with {len(data)} of {answer['size']} "
                               "bytes: nothing was kept; run the backup again")
-    path = store(loaded.directory, data, answer["sha256"],
-                 now or datetime.datetime.now(datetime.timezone.utc))
-    removed = prune(loaded.directory, loaded.config["etcd_backup_keep"])
     status = answer.get("status") or {}
+    path = store(loaded.directory, data, answer["sha256"], now or datetime.datetime.now(datetime.timezone.utc),
+                 status={**status, "host": answer["host"]})
+    removed = prune(loaded.directory, loaded.config["etcd_backup_keep"])
     print(f"{path} ({len(data)} bytes, revision {status.get('revision')}, {status.get('total_keys')} keys, "
           f"from {answer['host']}); sha256 {answer['sha256']}", file=out)
     for old in removed:

@@ -23,7 +23,8 @@ current CA, names what it must name and is not close to expiry; otherwise only
 that certificate is issued again.  Adding a member never touches the others.
 A CA is made only when the caller has checked that no host holds one, and is
 never replaced.  :func:`renew` (``saltsphere certs renew``) issues every leaf
-again from the same CAs, each with a new key, whatever time it had left.
+again from the same CAs, each with a new key, whatever time it had left;
+:func:`renewal_pending` names what it would issue, writing nothing.
 """
 
 import contextlib
@@ -399,6 +400,13 @@ def renew(cluster_directory, hosts) -> list:
         before = {path: path.stat().st_mtime_ns for path in pki_dir.rglob("*.crt")}
         _issue(pki_dir, hosts, False, None, renew=True)
         return sorted(str(path) for path in pki_dir.rglob("*.crt") if before.get(path) != path.stat().st_mtime_ns)
+
+
+def renewal_pending(cluster_directory, hosts) -> list:
+    """The certificates :func:`renew` would issue again (paths), writing nothing: the same walk, recorded."""
+    dry = []
+    _issue(pki_dir_of(cluster_directory), hosts, False, dry, renew=True)
+    return sorted({str(path) for path in dry if str(path).endswith(".crt")})
 
 
 def _issue(pki_dir, hosts, create_cas, dry, renew=False):

@@ -361,6 +361,18 @@ def etcd_restore(cluster, path):
     print(f"etcd restore: {time.monotonic() - started:.1f} s")
 
 
+def etcd_restore_dry_run(cluster, path, capsys):
+    capsys.readouterr()
+    started = time.monotonic()
+    code = cli.main(["etcd", "restore", str(path), "-i", str(cluster.hosts_ini), "--dry-run", "--json"])
+    took = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    with capsys.disabled():
+        print(f"\netcd restore --dry-run: {took:.1f} s")
+    return json.loads(out)
+
+
 def assert_every_node_ready(cluster, capsys):
     capsys.readouterr()
     cli.main(["status", "-i", str(cluster.hosts_ini), "--json"])
@@ -387,6 +399,13 @@ def test_a_restore_brings_back_what_the_snapshot_held_and_only_that(cluster, cap
     path = etcd_backup(cluster, capsys)
     kubectl(cluster, "delete configmap restore-first")
     kubectl(cluster, "create configmap restore-second --from-literal=k=second")
+    report = etcd_restore_dry_run(cluster, path, capsys)
+    assert (report["members"], report["masters"], report["cluster"]["host"]) == (["master"], ["master"], "master")
+    assert 0 < report["snapshot"]["revision"] < report["cluster"]["revision"], report
+    assert report["revisions_lost"] == report["cluster"]["revision"] - report["snapshot"]["revision"]
+    # Nothing restored: what was written after the snapshot is still there.
+    names = kubectl(cluster, "get configmaps -o name")
+    assert "configmap/restore-second" in names and "configmap/restore-first" not in names
     etcd_restore(cluster, path)
     names = kubectl(cluster, "get configmaps -o name")
     assert "configmap/restore-first" in names and "configmap/restore-second" not in names

@@ -11,7 +11,7 @@ import time
 import pytest
 from cryptography import x509
 
-from saltsphere import certs, cli, cluster, hostpki, installer, kubeconfig, pki
+from saltsphere import certs, cli, cluster, etcdbackup, hostpki, installer, kubeconfig, pki
 
 pytestmark = pytest.mark.sandbox
 
@@ -180,6 +180,39 @@ def _served(installed, loaded, wait=300):
 READYZ_LOOP = ("rm -f /tmp/readyz.ok /tmp/readyz.stop; while [ ! -e /tmp/readyz.stop ]; do "
                "timeout 5 kubectl --kubeconfig /etc/kubernetes/kubelet.conf --request-timeout=4s get --raw /readyz "
                ">/dev/null 2>&1 && date +%s >> /tmp/readyz.ok; sleep 1; done")
+
+
+def test_certs_renew_dry_run_lists_each_hosts_files_and_the_restarts_and_changes_nothing(installed, capsys):
+    loaded = cluster.load(str(installed.hosts_ini))
+    before = _served(installed, loaded)
+    snapshots = etcdbackup.snapshots(installed.cluster_dir)
+    taskbox = certs.taskbox_files(installed.cluster_dir)
+    capsys.readouterr()
+    started = time.monotonic()
+    code = cli.main(["certs", "renew", "-i", str(installed.hosts_ini), "--dry-run", "--json"])
+    took = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    assert "PRIVATE KEY" not in out
+    report = json.loads(out)
+    renewed = {host: {entry["file"] for entry in found["renewed"] if entry["not_after"] and not entry["error"]}
+               for host, found in report["hosts"].items()}
+    etcd = [member.name for member in loaded.role_members("etcd")]
+    masters = [master.name for master in loaded.role_members("kube-master")]
+    for member in etcd:
+        assert {f"{hostpki.etcd_pki_dir()}/{name}.crt" for name in ("peer", "server", "healthcheck")} <= renewed[member]
+    for master in masters:
+        assert {"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+                "/etc/kubernetes/admin.conf"} <= renewed[master]
+    assert ".saltsphere/admin.conf" in renewed[certs.TASKBOX]
+    assert [(step["service"], step["host"]) for step in report["restarts"]] == \
+        [("etcd", member) for member in etcd] + [("control plane", master) for master in masters]
+    # Nothing taken, signed or restarted: no new snapshot, the same files here, the same certificates served.
+    assert etcdbackup.snapshots(installed.cluster_dir) == snapshots
+    assert certs.taskbox_files(installed.cluster_dir) == taskbox
+    assert _served(installed, loaded) == before
+    with capsys.disabled():
+        print(f"\ncerts renew --dry-run took {took:.1f} s")
 
 
 def test_certs_renew_gives_every_leaf_a_new_serial_and_later_expiry_and_the_api_stays_served(installed, capsys):

@@ -83,7 +83,9 @@ def test_only_the_newest_etcd_backup_keep_are_kept(loaded, capsys):
     assert len(kept) == 10 and kept[-1] == path
     assert kept[0].name == "etcd-20270301T120305Z.db"
     names = sorted(p.name for p in etcdbackup.backup_dir(loaded.directory).iterdir())
-    assert len(names) == 21 and "notes.txt" in names
+    # Ten snapshots with their sha256, the newest with its recorded status too.
+    assert len(names) == 22 and "notes.txt" in names and path.name + ".status.json" in names
+    assert etcdbackup.recorded_status(path) == {"revision": 7, "total_keys": 3, "host": "master"}
     assert "removed etcd-20270301T120005Z.db" in capsys.readouterr().out
 
 
