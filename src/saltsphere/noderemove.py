@@ -129,7 +129,9 @@ def remove_plan(cluster, named, nodes_found, members) -> dict:
         "masters": [name for name in masters if name in nodes_found],
         "masters_removed": [name for name in named if (name in cluster.hosts and MASTER in cluster.hosts[name].roles)
                             or _CONTROL_PLANE_LABELS & set(nodes_found.get(name, {}).get("roles", ()))],
-        "etcd_removed": {name: removed[name] for name in named if name in members},
+        # hosts.ini's [etcd] too: a later step of a removal asks again, when etcd has no such member any more.
+        "etcd_removed": {name: removed[name] for name in named
+                         if name in members or (name in cluster.hosts and ETCD in cluster.hosts[name].roles)},
         "etcd_peer": next((m.name for m in etcd_staying if m.name in members), None),
         "etcd_servers": [f"https://{m.ip}:2379" for m in etcd_staying],
     }

@@ -564,3 +564,8 @@ def test_the_api_server_list_unchanged_or_under_test_writes_nothing(tmp_path):
     kubernetes.__opts__ = {"test": True}
     ret = kubernetes.apiserver_etcd_servers(str(manifest), three[:2], "127.0.0.1:6443")
     assert ret["result"] is None and manifest.read_text() == MANIFEST
+
+
+def test_a_later_step_still_knows_an_etcd_host_of_hosts_ini_that_etcd_already_let_go(ha):
+    found = noderemove.remove_plan(ha, ["master3"], HA_NODES, {k: v for k, v in HA_MEMBERS.items() if k != "master3"})
+    assert found["etcd_removed"] == {"master3": "192.168.0.6"} and found["masters"] == ["master", "master2"]
