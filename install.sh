@@ -4,7 +4,7 @@
 # arguments, they go to `saltsphere install` unchanged, e.g.
 #   ./install.sh --multi-node -i conf/hosts.ini --yes
 #   ./install.sh --multi-node -i conf/hosts.ini --dry-run   (what it would change; changes nothing)
-#   ./install.sh --add-nodes -i conf/hosts.ini --yes        (workers of hosts.ini not in the cluster yet join it)
+#   ./install.sh --add-nodes -i conf/hosts.ini --yes        (hosts of hosts.ini not in the cluster yet join it)
 # The exit code is saltsphere install's.
 set -euo pipefail
 

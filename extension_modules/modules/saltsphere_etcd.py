@@ -1,8 +1,10 @@
 """
-Health of etcd members over their TLS client port, with the standard library only.
+Health and membership of etcd over its TLS client port, with the standard library only.
 
-Runs on cluster hosts; talks to etcd's HTTP endpoints (``/health``) with a
-client certificate, so neither etcdctl nor a gRPC library is needed.
+Runs on cluster hosts; talks to etcd's HTTP endpoints (``/health`` and the
+JSON gateway of the v3 cluster API, what ``etcdctl member list|add|remove``
+call) with a client certificate, so neither etcdctl nor a gRPC library is
+needed.
 """
 
 import http.client
@@ -54,6 +56,83 @@ def endpoint_health(endpoint, ca, cert, key, timeout=5):
     except (ValueError, AttributeError):
         return {"healthy": False, "error": f"{endpoint}: unexpected answer {body[:200]!r}"}
     return {"healthy": healthy, "error": None if healthy else f"{endpoint}: {body.strip()[:200]}"}
+
+
+def _post(endpoint, path, body, ca, cert, key, timeout):
+    host_port = endpoint.split("://", 1)[-1].rstrip("/")
+    host, _, port = host_port.rpartition(":")
+    conn = http.client.HTTPSConnection(host, int(port), context=_context(ca, cert, key), timeout=timeout)
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        text = response.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise ValueError(f"{endpoint}{path}: HTTP {response.status}: {text.strip()[:300]}")
+    return json.loads(text)
+
+
+def member_list(endpoint, ca, cert, key, timeout=10):
+    """
+    The members of the etcd cluster ``endpoint`` belongs to, as ``etcdctl member list`` shows them.
+
+    Returns ``{"members": [{"id", "name", "peer_urls", "started"}], "error": None}``, or ``members`` None and
+    the ``error``.  A member added but not started yet has no name (``started`` False).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_etcd.member_list https://10.0.0.1:2379 /etc/etcd/pki/ca.crt \\
+            /etc/etcd/pki/healthcheck.crt /etc/etcd/pki/healthcheck.key
+    """
+    try:
+        listing = _post(endpoint, "/v3/cluster/member/list", {}, ca, cert, key, timeout).get("members", [])
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        return {"members": None, "error": f"{endpoint}: {exc}"}
+    return {"members": [{"id": str(m.get("ID")), "name": m.get("name", ""), "peer_urls": m.get("peerURLs", []),
+                         "started": bool(m.get("name"))} for m in listing], "error": None}
+
+
+def member_remove(endpoint, member_id, ca, cert, key, timeout=30):
+    """
+    Remove the member ``member_id`` (as ``member_list`` gives it) from the cluster ``endpoint`` belongs to.
+
+    Returns ``{"removed": bool, "error": str or None}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_etcd.member_remove https://10.0.0.1:2379 8211f1d0f64f3269 \\
+            /etc/etcd/pki/ca.crt /etc/etcd/pki/healthcheck.crt /etc/etcd/pki/healthcheck.key
+    """
+    try:
+        _post(endpoint, "/v3/cluster/member/remove", {"ID": str(member_id)}, ca, cert, key, timeout)
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        return {"removed": False, "error": f"{endpoint}: {exc}"}
+    return {"removed": True, "error": None}
+
+
+def member_add(endpoint, peer_url, ca, cert, key, timeout=30):
+    """
+    Add a member with ``peer_url`` to the cluster ``endpoint`` belongs to (it joins once started).
+
+    Returns ``{"members": [...] (as member_list, with the new one), "error": str or None}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_etcd.member_add https://10.0.0.1:2379 https://10.0.0.4:2380 \\
+            /etc/etcd/pki/ca.crt /etc/etcd/pki/healthcheck.crt /etc/etcd/pki/healthcheck.key
+    """
+    try:
+        _post(endpoint, "/v3/cluster/member/add", {"peerURLs": [peer_url]}, ca, cert, key, timeout)
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        return {"members": None, "error": f"{endpoint}: {exc}"}
+    return member_list(endpoint, ca, cert, key)
 
 
 def cluster_health(endpoints, ca, cert, key, timeout=5):

@@ -133,6 +133,28 @@ def wait_api(endpoint, seconds=300, interval=2):
         time.sleep(interval)
 
 
+def apiserver_flag(flag):
+    """
+    The value of ``--FLAG`` on the running kube-apiserver's command line, or None (no API server, or no such flag).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-ssh master saltsphere_kubernetes.apiserver_flag etcd-servers
+    """
+    prefix = f"--{flag}="
+    for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                argv = handle.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == "kube-apiserver":
+            return next((arg[len(prefix):] for arg in argv if arg.startswith(prefix)), None)
+    return None
+
+
 def state():
     """
     Where this host stands: ``initialized`` (admin.conf), ``joined`` (kubelet.conf), ``partial`` or ``new``.

@@ -12,6 +12,9 @@ healthy yet (the run would start it) is ``result`` None.
         - ca: /etc/etcd/pki/ca.crt
         - cert: /etc/etcd/pki/healthcheck-client.crt
         - key: /etc/etcd/pki/healthcheck-client.key
+
+``member_absent`` and ``member_present`` change the membership, asked of a
+healthy member (``endpoint``), as ``etcdctl member remove|add`` would.
 """
 
 __virtualname__ = "saltsphere_etcd"
@@ -62,4 +65,79 @@ def cluster_healthy(name, endpoints, ca, cert, key, timeout=180):
     ret["comment"] = f"{len(sick)} of {len(health)} etcd members are not healthy: " + "; ".join(
         str(error) for error in sick.values()
     )
+    return ret
+
+
+def _matching(members, name, peer_url):
+    return [m for m in members if (name and m["name"] == name) or (peer_url and peer_url in m["peer_urls"])]
+
+
+def member_absent(name, endpoint, ca, cert, key, peer_url=None):
+    """
+    The member called ``name`` (or, not started yet, with ``peer_url``) is no member of the cluster of ``endpoint``.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    listing = __salt__["saltsphere_etcd.member_list"](endpoint, ca, cert, key)
+    if listing["members"] is None:
+        ret["result"] = False
+        ret["comment"] = (f"the etcd members could not be listed: {listing['error']}. Check etcd on this host with "
+                          "`saltsphere status`; re-run once it answers.")
+        return ret
+    found = _matching(listing["members"], name, peer_url)
+    if not found:
+        ret["comment"] = f"{name} is no etcd member"
+        return ret
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"etcd member {name} would be removed"
+        ret["changes"] = {"removed": [m["id"] for m in found]}
+        return ret
+    for member in found:
+        done = __salt__["saltsphere_etcd.member_remove"](endpoint, member["id"], ca, cert, key)
+        if not done["removed"]:
+            ret["result"] = False
+            ret["comment"] = (f"etcd member {name} ({member['id']}) could not be removed: {done['error']}. The "
+                              "members that stay must be healthy and a majority; re-run once they are.")
+            return ret
+    ret["changes"] = {"removed": [m["id"] for m in found]}
+    ret["comment"] = f"etcd member {name} removed"
+    return ret
+
+
+def member_present(name, peer_url, endpoint, ca, cert, key):
+    """
+    A member with ``peer_url`` is in the cluster of ``endpoint``: added (not started) when it is not.
+
+    The comment and ``changes`` never hold keys; the member joins once it starts
+    with ``ETCD_INITIAL_CLUSTER_STATE=existing``.
+    """
+    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    listing = __salt__["saltsphere_etcd.member_list"](endpoint, ca, cert, key)
+    if listing["members"] is None:
+        ret["result"] = False
+        ret["comment"] = (f"the etcd members could not be listed: {listing['error']}. Check etcd with "
+                          "`saltsphere status`; re-run once it answers.")
+        return ret
+    if _matching(listing["members"], None, peer_url):
+        ret["comment"] = f"{name} ({peer_url}) is an etcd member"
+        return ret
+    same_name = _matching(listing["members"], name, None)
+    if same_name:
+        ret["result"] = False
+        ret["comment"] = (f"an etcd member called {name} has other peer URLs ({same_name[0]['peer_urls']}): remove "
+                          f"it first (`saltsphere node remove {name}`)")
+        return ret
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["comment"] = f"{name} would be added to etcd with {peer_url}"
+        ret["changes"] = {"added": peer_url}
+        return ret
+    done = __salt__["saltsphere_etcd.member_add"](endpoint, peer_url, ca, cert, key)
+    if done["members"] is None:
+        ret["result"] = False
+        ret["comment"] = (f"{name} could not be added to etcd: {done['error']}. Every member must be healthy; re-run "
+                          "once they are.")
+        return ret
+    ret["changes"] = {"added": peer_url}
+    ret["comment"] = f"{name} added to etcd with {peer_url}; it joins once started"
     return ret

@@ -122,6 +122,11 @@ def initialized(name, endpoint, args=(), wait=300):
                               "`crictl ps -a` on this host")
         ret["comment"] = f"the cluster is initialised; its API at {endpoint} answers"
         return ret
+    if current == "new" and __salt__["saltsphere_kubernetes.api_ready"](endpoint):
+        # Another master serves the cluster already: an init here would start a second one on the same etcd.
+        return _fail(ret, f"the cluster's API at {endpoint} answers already, so this new host must join it, not run "
+                          "kubeadm init: put a master that runs the control plane first in [kube-master] of "
+                          "hosts.ini and add this host with `saltsphere node add`")
     if __opts__["test"]:
         ret.update(result=None, changes={"kubeadm": "init"},
                    comment=f"kubeadm init would run with {name}" + (" (resuming)" if current == "partial" else ""))
@@ -296,4 +301,57 @@ def node_absent(name):
     except CommandExecutionError as exc:
         return _fail(ret, str(exc))
     ret.update(changes={name: {"old": "present", "new": None}}, comment=f"Node {name} deleted")
+    return ret
+
+
+def apiserver_etcd_servers(name, servers, endpoint, wait=300):
+    """
+    The API server of the static pod manifest ``name`` talks to the etcd client URLs ``servers`` (``--etcd-servers``).
+
+    Only that line of the manifest changes; kubelet then restarts the API
+    server alone, and the state waits until the new one runs with the list
+    and answers at ``endpoint`` (``host:port``), so masters change one at a
+    time.  No manifest (not a master yet) is left alone.
+    """
+    ret = _ret(name)
+    wanted = ",".join(servers)
+    try:
+        with open(name, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        ret["comment"] = f"{name} does not exist: no API server on this host"
+        return ret
+    lines = text.splitlines(keepends=True)
+    flagged = [i for i, line in enumerate(lines) if line.strip().startswith("- --etcd-servers=")]
+    if len(flagged) != 1:
+        return _fail(ret, f"{name} has {len(flagged)} --etcd-servers lines, not one: fix the manifest by hand "
+                          f"(--etcd-servers={wanted}) and re-run")
+    line = lines[flagged[0]]
+    current = line.strip()[len("- --etcd-servers="):]
+    if current == wanted and __salt__["saltsphere_kubernetes.apiserver_flag"]("etcd-servers") in (wanted, None):
+        ret["comment"] = f"the API server uses etcd at {wanted}"
+        return ret
+    change = {"etcd-servers": {"old": current, "new": wanted}}
+    if __opts__["test"]:
+        ret.update(result=None, changes=change, comment=f"the API server would use etcd at {wanted}")
+        return ret
+    if current != wanted:
+        lines[flagged[0]] = line[:line.index("- --etcd-servers=")] + f"- --etcd-servers={wanted}\n"
+        # Written beside and moved: kubelet reads a manifest whole or not at all.
+        tmp = os.path.join(os.path.dirname(os.path.dirname(name)), f".{os.path.basename(name)}.tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write("".join(lines))
+        os.chmod(tmp, os.stat(name).st_mode & 0o7777)
+        os.replace(tmp, name)
+    deadline = time.monotonic() + float(wait)
+    while __salt__["saltsphere_kubernetes.apiserver_flag"]("etcd-servers") != wanted:
+        if time.monotonic() >= deadline:
+            return _fail(ret, f"kubelet did not restart the API server with --etcd-servers={wanted} within {wait} s; "
+                              "check `crictl ps -a --name kube-apiserver` and kubelet's journal, then re-run")
+        time.sleep(2)
+    ready, problem = __salt__["saltsphere_kubernetes.wait_api"](endpoint, seconds=max(deadline - time.monotonic(), 5))
+    if not ready:
+        return _fail(ret, f"the API server at {endpoint} did not answer after its restart: {problem}; re-run once it "
+                          "does")
+    ret.update(changes=change, comment=f"the API server uses etcd at {wanted}")
     return ret

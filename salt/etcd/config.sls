@@ -1,5 +1,31 @@
 {%- from 'etcd/map.jinja' import etcd with context %}
 {%- set tls = salt['pillar.get']('saltsphere:etcd', {}) %}
+{#- ETCD_INITIAL_CLUSTER*: etcd reads them only to start an empty data
+    directory.  A bootstrap member starts with the members of hosts.ini and
+    "new"; a member that joins a running cluster (kubesphere.node_add,
+    saltsphere_orchestration:etcd_join) with the members etcd listed when it
+    was added and "existing".  Once a member has data, its file keeps what it
+    was started with, so a change of membership never rewrites (and
+    restarts) the members already running. #}
+{%- set env_file = etcd.conf_dir ~ '/etcd.env' %}
+{%- set initial = [] %}
+{%- for member in etcd.members %}
+{%-   do initial.append(member.name ~ '=https://' ~ member.ip ~ ':' ~ etcd.peer_port) %}
+{%- endfor %}
+{%- set bootstrap = {'cluster': initial | join(','), 'state': 'new'} %}
+{%- set join = salt['pillar.get']('saltsphere_orchestration:etcd_join:' ~ etcd.name, {}) %}
+{%- if join %}
+{%-   do bootstrap.update({'cluster': join.initial_cluster, 'state': 'existing'}) %}
+{%- endif %}
+{%- if salt['file.directory_exists'](etcd.data_dir ~ '/member') and salt['file.file_exists'](env_file) %}
+{%-   for line in salt['file.read'](env_file).splitlines() %}
+{%-     if line.startswith('ETCD_INITIAL_CLUSTER=') %}
+{%-       do bootstrap.update({'cluster': line.split('=', 1)[1]}) %}
+{%-     elif line.startswith('ETCD_INITIAL_CLUSTER_STATE=') %}
+{%-       do bootstrap.update({'state': line.split('=', 1)[1]}) %}
+{%-     endif %}
+{%-   endfor %}
+{%- endif %}
 
 include:
   - .package
@@ -70,6 +96,7 @@ etcd-config-file-managed-env:
     - makedirs: True
     - context:
         etcd: {{ etcd | json }}
+        bootstrap: {{ bootstrap | json }}
 
 etcd-config-file-managed-unit:
   file.managed:

@@ -1,9 +1,11 @@
-"""``saltsphere node add`` (and ``./install.sh --add-nodes``): workers of hosts.ini join the running cluster.
+"""``saltsphere node add`` (and ``./install.sh --add-nodes``): hosts of hosts.ini join the running cluster.
 
-The cluster is asked which hosts of hosts.ini are not members yet
-(:func:`saltsphere.nodes.add_plan`); bad input and every refusal (a host of
-[kube-master] or [etcd], a member already, a name not in hosts.ini) stop
-before any host is contacted.  With ``--dry-run`` every step runs under
+Workers join as nodes, masters as control planes, etcd hosts as new etcd
+members (added by a running member, then started to join it).  The cluster
+is asked which hosts of hosts.ini are not members yet
+(:func:`saltsphere.nodes.add_plan`); bad input and every refusal (a member
+already, a name not in hosts.ini, the first master of hosts.ini, an etcd
+host with no etcd member running) stop before any host is contacted.  With ``--dry-run`` every step runs under
 ``test=True`` instead and says what it would change (no backup, no token).
 Once the operator said yes (or passed ``--yes``), a snapshot of etcd is
 taken (:func:`saltsphere.etcdbackup.backup`), then each step of ``salt-run
@@ -19,7 +21,7 @@ from saltsphere import clusterdir, etcdbackup, installer, nodes
 from saltsphere.errors import ActionableError
 
 # The order of orchestrate/kubesphere/node_add.sls (a test keeps them equal).
-STEPS = ("preflight", "os", "containerd", "kubernetes", "network", "storage")
+STEPS = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "storage")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
@@ -36,7 +38,9 @@ def confirm(loaded, plan, ask, interactive, out, err) -> bool:
         return False
     touched = f"; on {', '.join(plan['members'])} only /etc/hosts and the routes to the new pods change" \
         if plan["members"] else ""
-    print(f"This installs Kubernetes on {hosts} and joins them to the cluster as workers{touched}.", file=out)
+    if plan.get("etcd_add") or plan.get("masters_add"):
+        touched += " (and, for new masters and etcd members, the API servers' etcd list and the load balancers)"
+    print(f"This installs Kubernetes on {hosts} and joins them to the cluster{touched}.", file=out)
     return installer.confirmed(ask, "Add them?", out)
 
 

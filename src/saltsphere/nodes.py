@@ -115,12 +115,18 @@ def add_plan(cluster, named, nodes, members, again=False) -> dict:
     that is not a member yet).  A named host whose Node is not Ready is added
     again (a run that stopped half way converges); a Ready member is refused,
     unless ``again`` (a later step of an add that has begun).
-    Returns ``{"add": [...], "members": [...], "waiting": [...]}``: the hosts
-    to add, the hosts in the cluster (only what must change there runs), and
-    the hosts of hosts.ini neither in the cluster nor added now (left alone:
-    the bootstrap token and the pod routes do not wait for them).  Every
-    refusal is collected into one :class:`ActionableError`; none changes
-    anything.
+    Returns ``{"add": [...], "members": [...], "waiting": [...], ...}``: the
+    hosts to add, the hosts in the cluster (only what must change there
+    runs), and the hosts of hosts.ini neither in the cluster nor added now
+    (left alone: the bootstrap token and the pod routes do not wait for
+    them); for masters and etcd members also "first_master" (a running
+    master that acts for the cluster), "masters" (the running ones),
+    "masters_add", "etcd_add", "etcd_peer" (a running member that adds the new
+    ones), "etcd_join" (what each starts with, :func:`etcd_join`) and
+    "etcd_servers" (the client URLs of every etcd host of hosts.ini).  The
+    first master of hosts.ini is refused (it would run kubeadm init), and an
+    etcd host when no other etcd member runs.  Every refusal is collected
+    into one :class:`ActionableError`; none changes anything.
     """
     rows = {row["host"]: row for row in membership(cluster, nodes, members) if row["state"] != UNKNOWN}
     named = list(dict.fromkeys(named or ()))
@@ -134,25 +140,70 @@ def add_plan(cluster, named, nodes, members, again=False) -> dict:
                      and rows[name]["kubernetes"] != "NotReady" and rows[name]["roles"]]
     else:
         wanted = [name for name, row in rows.items() if row["state"] != MEMBER]
-    lines = _group_lines(cluster)
+    masters = [m.name for m in cluster.role_members(MASTER)]
     for name in wanted:
         roles = cluster.hosts[name].roles
-        for role in (MASTER, ETCD):
-            if role in roles:
-                where = f"{cluster.hosts_ini}:{lines[role, name]}" if (role, name) in lines else cluster.hosts_ini
-                problems.append(
-                    f"{where}: {name} is in [{role}]; node add adds workers ([kube-node] only) for now. Adding "
-                    "masters and etcd members is not supported yet: etcd members are started with "
-                    "ETCD_INITIAL_CLUSTER_STATE=new, so a new member cannot join the running etcd cluster. Take "
-                    f"{name} out of [{role}] (it may stay in [kube-node]), or out of hosts.ini")
         if not {MASTER, NODE, ETCD} & set(roles):
             problems.append(f"{cluster.hosts_ini}: {name} is in no group of the cluster: put it under [kube-node]")
+        if MASTER in roles and masters[0] == name:
+            problems.append(f"{name} is the first master of {cluster.hosts_ini} (in the order of [all]): the first "
+                            "master makes the cluster (kubeadm init), a new one must join it; move the line of a "
+                            f"master that runs the control plane above {name} in [all]")
+    problems += _etcd_join_problems(cluster, wanted, members)
     if problems:
         raise ActionableError("node add refused; nothing was changed:\n  " + "\n  ".join(problems))
     in_cluster = [name for name, row in rows.items()
                   if name not in wanted and (row["kubernetes"] is not None or row["etcd"])]
     waiting = [name for name in rows if name not in wanted and name not in in_cluster]
-    return {"add": wanted, "members": in_cluster, "waiting": waiting}
+    etcd_add = [name for name in wanted if ETCD in cluster.hosts[name].roles]
+    return {"add": wanted, "members": in_cluster, "waiting": waiting,
+            "first_master": next((name for name in masters if name in in_cluster and nodes.get(name)), None),
+            "masters": [name for name in masters if name in in_cluster and nodes.get(name)],
+            "masters_add": [name for name in wanted if MASTER in cluster.hosts[name].roles],
+            "etcd_add": etcd_add,
+            "etcd_peer": next((m.name for m in cluster.role_members(ETCD) if m.name in members
+                               and m.name not in wanted), None),
+            "etcd_join": etcd_join(cluster, etcd_add, members),
+            "etcd_servers": [f"https://{m.ip}:2379" for m in cluster.role_members(ETCD)]}
+
+
+def _peer_url(cluster, name) -> str:
+    return f"https://{cluster.hosts[name].ip}:2380"
+
+
+def _etcd_join_problems(cluster, wanted, members) -> list:
+    """Why the hosts of [etcd] among ``wanted`` cannot join the running etcd cluster now (empty: they can)."""
+    joining = [name for name in wanted if ETCD in cluster.hosts[name].roles]
+    if not joining:
+        return []
+    mine = {_peer_url(cluster, name) for name in joining}
+    problems = []
+    for key, urls in members.items():
+        if key not in cluster.hosts and not set(urls) & mine and key == ",".join(urls):
+            problems.append(f"etcd has a member added but never started ({key}): start it or remove it (`etcdctl "
+                            "member remove`) before adding another")
+    if not [name for name in members if name in cluster.hosts and name not in joining]:
+        problems.append(f"no etcd member of {cluster.hosts_ini} that stays runs: {', '.join(joining)} can only join a "
+                        "running etcd cluster")
+    return problems
+
+
+def etcd_join(cluster, joining, members) -> dict:
+    """``{name: {"initial_cluster": ...}}``: what each new etcd member starts with (the started members and itself).
+
+    Members join one after the other, each once the one before has started, so
+    each lists those before it too.  Without a peer URL etcd has no way to the
+    member, so an entry keyed by peer URLs alone (added, not started) is one
+    of ``joining`` whose earlier add was interrupted, and is named here.
+    """
+    mine = {_peer_url(cluster, name) for name in joining}
+    started = [f"{name}={urls[0]}" for name, urls in members.items()
+               if urls and name != ",".join(urls) and not set(urls) & mine]
+    found = {}
+    for name in joining:
+        started.append(f"{name}={_peer_url(cluster, name)}")
+        found[name] = {"initial_cluster": ",".join(started)}
+    return found
 
 
 def table(rows) -> list:
@@ -173,13 +224,12 @@ def advice(rows) -> list:
     not_added = [row["host"] for row in rows if row["state"] in (NOT_ADDED, PARTLY)]
     unknown = [row["host"] for row in rows if row["state"] == UNKNOWN]
     if not_added:
-        lines.append(f"not members yet: {', '.join(not_added)}. Workers ([kube-node] only) join with `saltsphere "
-                     "node add`; a new [kube-master] or [etcd] host cannot join a running cluster yet (etcd members "
-                     "start with ETCD_INITIAL_CLUSTER_STATE=new).")
+        lines.append(f"not members yet: {', '.join(not_added)}. They join with `saltsphere node add` (masters as "
+                     "control planes, etcd hosts as new etcd members).")
     if unknown:
         lines.append(f"in the cluster but not in hosts.ini: {', '.join(unknown)}. Put them back in hosts.ini, or "
-                     "take them out of the cluster: `saltsphere node remove NAME` for a worker (masters and etcd "
-                     "members cannot be removed yet).")
+                     "take them out of the cluster: `saltsphere node remove NAME` (the last master, and "
+                     "etcd members whose loss would cost quorum, are refused).")
     return lines
 
 
@@ -218,7 +268,7 @@ def register(sub):
     cli._inventory_args(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=cmd_list)
-    adding = node_sub.add_parser("add", help="join workers of hosts.ini that are not members yet (asks first); "
+    adding = node_sub.add_parser("add", help="join hosts of hosts.ini that are not members yet (asks first); "
                                              "only what a new node changes runs on the other hosts")
     adding.add_argument("hosts", nargs="*", metavar="HOST",
                         help="hosts of hosts.ini to add (default: every host that is not a member yet)")

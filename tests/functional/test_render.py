@@ -64,6 +64,19 @@ def test_etcd_renders_for_its_member_only(loaders):
     assert context["etcd"]["members"] == [{"name": "master", "ip": "192.168.50.10"}]
     key = highstate["etcd-config-file-managed-server-key"]["file"]
     assert {"show_changes": False} in key and {"mode": "0640"} in key
+    assert context["bootstrap"] == {"cluster": "master=https://192.168.50.10:2380", "state": "new"}
+
+
+def test_an_etcd_member_joining_a_running_cluster_starts_with_existing(loaders):
+    if loaders.opts["id"] != "master":
+        return
+    joining = {"saltsphere_orchestration": {"etcd_join": {"master": {"initial_cluster": "m0=https://10.0.0.9:2380,"
+                                                                                          "master=https://x:2380"}}}}
+    ret = loaders.modules.state.show_sls("etcd.config", pillar=joining)
+    assert isinstance(ret, dict), ret
+    env = ret["etcd-config-file-managed-env"]["file"]
+    context = next(arg["context"] for arg in env if isinstance(arg, dict) and "context" in arg)
+    assert context["bootstrap"] == {"cluster": "m0=https://10.0.0.9:2380,master=https://x:2380", "state": "existing"}
 
 
 def test_every_sls_in_the_top_renders(loaders, sample_cluster):

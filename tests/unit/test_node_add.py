@@ -43,12 +43,15 @@ def loaded(write_cluster):
 
 def test_none_named_adds_every_host_not_yet_a_member(loaded):
     plan = nodes.add_plan(loaded, [], _nodes("master", "node1", "node2"), MEMBERS)
-    assert plan == {"add": ["node3"], "members": ["master", "node1", "node2"], "waiting": []}
+    assert {key: plan[key] for key in ("add", "members", "waiting")} == {
+        "add": ["node3"], "members": ["master", "node1", "node2"], "waiting": []}
+    assert plan["etcd_add"] == [] and plan["masters_add"] == [] and plan["first_master"] == "master"
 
 
 def test_a_named_host_leaves_the_other_new_ones_waiting(loaded):
     plan = nodes.add_plan(loaded, ["node3"], _nodes("master", "node1"), MEMBERS)
-    assert plan == {"add": ["node3"], "members": ["master", "node1"], "waiting": ["node2"]}
+    assert {key: plan[key] for key in ("add", "members", "waiting")} == {
+        "add": ["node3"], "members": ["master", "node1"], "waiting": ["node2"]}
 
 
 def test_nothing_to_add(loaded):
@@ -76,20 +79,45 @@ def test_a_later_step_accepts_a_named_host_that_joined_already(loaded):
     assert plan["add"] == ["node3"]
 
 
-def test_a_new_master_or_etcd_host_is_refused_with_its_line_and_why(write_cluster):
-    text = WITH_NODE3.replace("[kube-master]\nmaster\n", "[kube-master]\nmaster\nnode3\n").replace(
-        "[etcd]\nmaster\n", "[etcd]\nmaster\nnode2\nnode3\n")
-    hosts_ini = write_cluster(text, SEED_VARS_YML)
-    loaded = cluster.load(hosts_ini)
-    lines = text.splitlines()
+NEW_MASTERS = WITH_NODE3.replace("[kube-master]\nmaster\n", "[kube-master]\nmaster\nnode2\nnode3\n").replace(
+    "[etcd]\nmaster\n", "[etcd]\nmaster\nnode2\nnode3\n")
+
+
+def test_new_masters_and_etcd_members_join_one_after_the_other(write_cluster):
+    loaded = cluster.load(write_cluster(NEW_MASTERS, SEED_VARS_YML))
+    plan = nodes.add_plan(loaded, ["node2", "node3"], _nodes("master", "node1"), MEMBERS)
+    assert plan["masters_add"] == ["node2", "node3"] and plan["etcd_add"] == ["node2", "node3"]
+    assert plan["etcd_peer"] == "master" and plan["first_master"] == "master" and plan["masters"] == ["master"]
+    assert plan["etcd_join"] == {
+        "node2": {"initial_cluster": "master=https://192.168.0.1:2380,node2=https://192.168.0.3:2380"},
+        "node3": {"initial_cluster": "master=https://192.168.0.1:2380,node2=https://192.168.0.3:2380,"
+                                     "node3=https://192.168.0.4:2380"}}
+    assert plan["etcd_servers"] == [f"https://192.168.0.{i}:2379" for i in (1, 3, 4)]
+
+
+def test_an_add_stopped_after_etcd_member_add_finishes_with_the_same_initial_cluster(write_cluster):
+    loaded = cluster.load(write_cluster(NEW_MASTERS, SEED_VARS_YML))
+    added = {**MEMBERS, "https://192.168.0.3:2380": ["https://192.168.0.3:2380"]}
+    plan = nodes.add_plan(loaded, ["node2", "node3"], _nodes("master", "node1"), added)
+    assert plan["etcd_join"]["node2"] == {
+        "initial_cluster": "master=https://192.168.0.1:2380,node2=https://192.168.0.3:2380"}
+
+
+def test_the_first_master_and_an_unknown_unstarted_member_are_refused_with_why(write_cluster):
+    loaded = cluster.load(write_cluster(NEW_MASTERS, SEED_VARS_YML))
     with pytest.raises(ActionableError) as caught:
-        nodes.add_plan(loaded, [], _nodes("master", "node1", "node2"), {**MEMBERS, "node2": []})
+        nodes.add_plan(loaded, ["master"], _nodes("node1", "node2"),
+                       {"node2": ["https://192.168.0.3:2380"], "https://10.9.9.9:2380": ["https://10.9.9.9:2380"]})
     message = str(caught.value)
-    master_line = lines.index("[kube-master]") + 3
-    etcd_line = lines.index("[etcd]") + 4
-    assert f"{hosts_ini}:{master_line}: node3 is in [kube-master]" in message
-    assert f"{hosts_ini}:{etcd_line}: node3 is in [etcd]" in message
-    assert "ETCD_INITIAL_CLUSTER_STATE=new" in message and "not supported yet" in message
+    assert "master is the first master of" in message and "kubeadm init" in message
+    assert "etcd has a member added but never started (https://10.9.9.9:2380)" in message
+
+
+def test_an_etcd_host_with_no_running_member_to_join_is_refused(write_cluster):
+    loaded = cluster.load(write_cluster(NEW_MASTERS, SEED_VARS_YML))
+    with pytest.raises(ActionableError) as caught:
+        nodes.add_plan(loaded, ["master", "node2", "node3"], _nodes("node1"), {})
+    assert "can only join a running etcd cluster" in str(caught.value)
 
 
 def _step(step, hosts, failed=None):
@@ -129,9 +157,10 @@ def test_yes_runs_every_step_in_order_with_a_line_each_then_the_table(hosts_ini)
     assert code == 0
     assert [call.args[1:] for call in runner.call_args_list] == [(step, ["node3"]) for step in nodeadd.STEPS]
     lines = out.getvalue().splitlines()
-    assert [re.sub(r"\s+", " ", line) for line in lines[:6]] == [
-        f"[{i}/6] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(nodeadd.STEPS, 1)]
-    assert lines[6].startswith("1 host(s) added in")
+    total = len(nodeadd.STEPS)
+    assert [re.sub(r"\s+", " ", line) for line in lines[:total]] == [
+        f"[{i}/{total}] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(nodeadd.STEPS, 1)]
+    assert lines[total].startswith("1 host(s) added in")
     assert lines[-1].split()[:4] == ["node3", "192.168.0.4", "kube-node", "Ready"]
 
 
@@ -159,7 +188,7 @@ def test_a_failed_step_stops_the_run_and_says_how_to_go_on(hosts_ini):
     out = io.StringIO()
     assert nodeadd.add(_args(hosts_ini), runner=runner, out=out, err=io.StringIO(), ask_nodes=_asking(),
                        ask_etcd=lambda loaded: MEMBERS) == 1
-    assert runner.call_count == 4
+    assert runner.call_count == nodeadd.STEPS.index("kubernetes") + 1
     assert "phase kubernetes failed on node3" in out.getvalue() and "run the same command again" in out.getvalue()
 
 
@@ -193,7 +222,7 @@ def test_it_asks_first_and_no_changes_nothing(hosts_ini):
     assert nodeadd.add(_args(hosts_ini, yes=False), runner=runner, ask=lambda prompt: "no", interactive=True,
                        out=out, err=io.StringIO(), ask_nodes=_asking(), ask_etcd=lambda loaded: MEMBERS) == 0
     assert not runner.called
-    assert "joins them to the cluster as workers" in out.getvalue() and "Nothing was changed." in out.getvalue()
+    assert "joins them to the cluster;" in out.getvalue() and "Nothing was changed." in out.getvalue()
 
 
 def test_without_a_terminal_it_refuses_and_says_to_pass_yes(hosts_ini):

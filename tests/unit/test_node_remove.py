@@ -60,6 +60,8 @@ def test_a_worker_of_hosts_ini_is_removed_and_its_lines_named(loaded, hosts_ini)
         "remove": ["node3"], "removed": {"node3": "192.168.0.4"}, "in_hosts_ini": ["node3"],
         "members": ["master", "node1", "node2"], "k8s_members": ["master", "node1", "node2"],
         "waiting": ["node3"], "lines": {"node3": [f"{hosts_ini}:{ALL_LINE}", f"{hosts_ini}:{NODE_LINE}"]},
+        "first_master": "master", "masters": ["master"], "masters_removed": [], "etcd_removed": {},
+        "etcd_peer": "master", "etcd_servers": ["https://192.168.0.1:2379"],
     }
 
 
@@ -87,28 +89,78 @@ def test_a_host_that_does_not_answer_is_not_cleaned(loaded):
         "node3": "connection refused"}
 
 
-def test_master_and_etcd_hosts_are_refused_with_their_line_and_the_rules_to_come(write_cluster):
-    text = WITH_NODE3.replace("[etcd]\nmaster\n", "[etcd]\nmaster\nnode1\nnode2\n")
-    hosts_ini = write_cluster(text, SEED_VARS_YML)
-    lines = text.splitlines()
+HA = SEED_HOSTS_INI.replace(
+    "node1  ansible_host=192.168.0.2  ip=192.168.0.2  ansible_ssh_pass=PASSWORD\n",
+    "master2  ansible_host=192.168.0.5  ip=192.168.0.5  ansible_ssh_pass=PASSWORD\n"
+    "master3  ansible_host=192.168.0.6  ip=192.168.0.6  ansible_ssh_pass=PASSWORD\n"
+    "node1  ansible_host=192.168.0.2  ip=192.168.0.2  ansible_ssh_pass=PASSWORD\n").replace(
+    "[kube-master]\nmaster\n", "[kube-master]\nmaster\nmaster2\nmaster3\n").replace(
+    "[etcd]\nmaster\n", "[etcd]\nmaster\nmaster2\nmaster3\n")
+HA_MEMBERS = {name: [f"https://192.168.0.{i}:2380"] for name, i in (("master", 1), ("master2", 5), ("master3", 6))}
+HA_NODES = _nodes("master", "master2", "master3", "node1", "node2")
+
+
+@pytest.fixture
+def ha(write_cluster):
+    return cluster.load(write_cluster(HA, SEED_VARS_YML))
+
+
+def test_a_master_and_etcd_member_leaves_and_the_next_master_acts_for_the_cluster(ha):
+    found = noderemove.remove_plan(ha, ["master"], HA_NODES, HA_MEMBERS)
+    assert found["first_master"] == "master2" and found["masters"] == ["master2", "master3"]
+    assert found["masters_removed"] == ["master"] and found["etcd_removed"] == {"master": "192.168.0.1"}
+    assert found["etcd_peer"] == "master2"
+    assert found["etcd_servers"] == ["https://192.168.0.5:2379", "https://192.168.0.6:2379"]
+
+
+def test_a_dead_master_that_hosts_ini_no_longer_names_is_removed_from_etcd_by_name(ha):
+    nodes_found = {**HA_NODES, "master4": _node(ready=False, ip="192.168.0.7", roles=["control-plane", "master"])}
+    members = {**HA_MEMBERS, "master4": ["https://192.168.0.7:2380"]}
+    found = noderemove.remove_plan(ha, ["master4"], nodes_found, members)
+    assert found["in_hosts_ini"] == [] and found["masters_removed"] == ["master4"]
+    assert found["etcd_removed"] == {"master4": "192.168.0.7"} and found["etcd_peer"] == "master"
+    assert found["masters"] == ["master", "master2", "master3"]
+
+
+def test_a_worker_leaves_etcd_and_the_control_plane_alone(ha):
+    found = noderemove.remove_plan(ha, ["node2"], HA_NODES, HA_MEMBERS)
+    assert found["etcd_removed"] == {} and found["masters_removed"] == []
+
+
+@pytest.mark.parametrize("named, members, why", [
+    (["master2", "master3"], HA_MEMBERS, "removing master2, master3 leaves 1 of the 3 etcd members"),
+    (["master2"], {name: HA_MEMBERS[name] for name in ("master", "master2")},
+     "removing master2 leaves 1 of the 2 etcd members"),
+    (["master"], {"master": HA_MEMBERS["master"]}, "removing master leaves 0 of the 1 etcd members"),
+])
+def test_etcd_members_whose_loss_costs_quorum_are_refused_and_say_why(ha, named, members, why):
     with pytest.raises(ActionableError) as caught:
-        noderemove.remove_plan(cluster.load(hosts_ini), ["master", "node2"], EVERY_NODE, MEMBERS)
+        noderemove.remove_plan(ha, named, HA_NODES, members)
     message = str(caught.value)
-    assert message.startswith("node remove refused; nothing was changed:")
-    assert f"{hosts_ini}:{lines.index('[kube-master]') + 2}: master is in [kube-master]" in message
-    assert f"{hosts_ini}:{lines.index('[etcd]') + 2}: master is in [etcd]" in message
-    assert f"{hosts_ini}:{lines.index('[etcd]') + 4}: node2 is in [etcd]" in message
-    assert "not built yet" in message and "the last master" in message and "quorum" in message
+    assert message.startswith("node remove refused; nothing was changed:") and why in message
+    assert "majority" in message and "quorum" in message
+
+
+def test_the_last_master_is_refused(loaded):
+    with pytest.raises(ActionableError) as caught:
+        noderemove.remove_plan(loaded, ["master"], EVERY_NODE, {})
+    assert "the last master cannot be removed" in str(caught.value)
+
+
+def test_a_refusal_runs_no_step_and_takes_no_backup(ha, backups):
+    runner, err = Mock(), io.StringIO()
+    args = _args(ha.hosts_ini, hosts=["master", "master2", "master3"])
+    assert noderemove.remove(args, runner=runner, out=io.StringIO(), err=err, ask_nodes=lambda c: HA_NODES,
+                             ask_etcd=lambda c: HA_MEMBERS) == noderemove.EXIT_INVALID
+    assert not runner.called and not backups.called
+    assert "leaves 0 of the 3 etcd members" in err.getvalue() and "the last master" in err.getvalue()
 
 
 @pytest.mark.parametrize("named, found, members, reason", [
     (["node7"], EVERY_NODE, MEMBERS, "node7 is neither a host of"),
-    (["cp9"], {**EVERY_NODE, "cp9": _node(roles=["control-plane", "master"])}, MEMBERS,
-     "cp9 is a control-plane Node (not in"),
-    (["etcd9"], EVERY_NODE, {**MEMBERS, "etcd9": []}, "etcd9 is a member of etcd (not in"),
     ([], EVERY_NODE, MEMBERS, "node remove needs the hosts to remove"),
 ])
-def test_names_that_are_no_worker_are_refused(loaded, named, found, members, reason):
+def test_names_that_are_no_member_are_refused(loaded, named, found, members, reason):
     with pytest.raises(ActionableError) as caught:
         noderemove.remove_plan(loaded, named, found, members)
     assert reason in str(caught.value)
@@ -125,7 +177,7 @@ def test_a_host_in_no_group_and_no_node_is_not_a_member(write_cluster):
 def test_every_refusal_at_once(loaded):
     with pytest.raises(ActionableError) as caught:
         noderemove.remove_plan(loaded, ["master", "node7", "node3"], EVERY_NODE, MEMBERS)
-    assert str(caught.value).count("\n  ") == 3  # master twice ([kube-master], [etcd]), node7
+    assert str(caught.value).count("\n  ") == 3  # node7, etcd's quorum, the last master
 
 
 # --- the command ------------------------------------------------------------------------------------------------
@@ -153,10 +205,11 @@ def test_yes_backs_up_then_runs_every_step_in_order_and_names_the_lines_to_delet
     assert order == ["backup", *noderemove.STEPS]
     assert [call.args[1:] for call in runner.call_args_list] == [(step, ["node3"]) for step in noderemove.STEPS]
     lines = out.getvalue().splitlines()
-    assert [re.sub(r"\s+", " ", line) for line in lines[:5]] == [
-        f"[{i}/5] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(noderemove.STEPS, 1)]
-    assert lines[5].startswith("1 host(s) removed from the cluster in")
-    assert lines[6] == f"Delete these lines from {hosts_ini} (each names a removed host): {hosts_ini}:{ALL_LINE}, " \
+    total = len(noderemove.STEPS)
+    assert [re.sub(r"\s+", " ", line) for line in lines[:total]] == [
+        f"[{i}/{total}] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(noderemove.STEPS, 1)]
+    assert lines[total].startswith("1 host(s) removed from the cluster in")
+    assert lines[total + 1] == f"Delete these lines from {hosts_ini} (each names a removed host): {hosts_ini}:{ALL_LINE}, " \
                        f"{hosts_ini}:{NODE_LINE}"
     assert "not cleaned" not in out.getvalue()
 
@@ -180,14 +233,14 @@ def test_a_failed_step_stops_the_run_and_says_how_to_go_on(hosts_ini):
     runner = Mock(side_effect=lambda d, step, hosts: _step(step, hosts, "master" if step == "delete" else None))
     out = io.StringIO()
     assert _remove(hosts_ini, runner, out=out) == 1
-    assert runner.call_count == 3
+    assert runner.call_count == noderemove.STEPS.index("delete") + 1
     assert "phase delete failed on master" in out.getvalue() and "run the same command again" in out.getvalue()
 
 
 def test_a_refusal_exits_2_before_anything(hosts_ini, backups):
     runner, err = Mock(), io.StringIO()
     assert _remove(hosts_ini, runner, err=err, args={"hosts": ["master"]}) == 2
-    assert not runner.called and not backups.called and "master is in [kube-master]" in err.getvalue()
+    assert not runner.called and not backups.called and "the last master cannot be removed" in err.getvalue()
 
 
 def test_it_asks_first_and_no_changes_nothing(hosts_ini, backups):
@@ -292,14 +345,14 @@ def in_place(monkeypatch, loaded, tmp_path):
 
 
 def test_a_day_two_dry_run_prints_a_table_per_step_and_who_would_change(loaded, in_place):
-    answers = {"drain": {"master": 1}, "clean": {"node3": 4}, "delete": {"master": 1}, "routes": {"node1": 0},
-               "hosts": {"node1": 1, "master": 0}}
+    answers = {"drain": {"master": 1}, "etcd": {"master": 0}, "clean": {"node3": 4}, "delete": {"master": 1},
+               "control-plane": {"master": 0}, "routes": {"node1": 0}, "hosts": {"node1": 1, "master": 0}}
     out = io.StringIO()
     code = plan.run_steps(loaded, "node remove", noderemove.STEPS, ["node3"], out=out, err=io.StringIO(),
                           runner=lambda directory, step: _dry_step(step, answers[step]))
     text = out.getvalue()
     assert code == 0, text
-    assert "[2/5] clean" in text and "1 of 1 host(s) would change" in text
+    assert f"[3/{len(noderemove.STEPS)}] clean" in text and "1 of 1 host(s) would change" in text
     assert text.splitlines()[-5:] == ["Would change:", "  master: drain, delete", "  node3: clean", "  node1: hosts",
                                       "No state would fail. Nothing was changed (every state ran with test=True)."]
 
@@ -313,7 +366,7 @@ def test_a_day_two_dry_run_with_nothing_to_do_says_so_and_one_that_would_fail_ex
     out = io.StringIO()
     assert plan.run_steps(loaded, "node remove", noderemove.STEPS, ["node3"], out=out, err=io.StringIO(),
                           runner=failing) == 1
-    assert failing.call_count == 5 and "Would FAIL in: clean." in out.getvalue()
+    assert failing.call_count == len(noderemove.STEPS) and "Would FAIL in: clean." in out.getvalue()
 
 
 def test_a_day_two_dry_run_needs_the_installed_cluster_directory(loaded):
@@ -412,3 +465,107 @@ def test_deleting_a_node_deletes_the_pods_still_bound_to_it(monkeypatch):
     assert module.delete_node("node3") is True
     assert calls[0][:3] == ["delete", "node", "node3"]
     assert calls[1][:2] == ["delete", "pods"] and "--field-selector=spec.nodeName=node3" in calls[1]
+
+
+# --- etcd membership and the API server's etcd list (masters and etcd members) ----------------------------------
+
+
+etcd_states = _load("states", "saltsphere_etcd")
+LISTED = [{"id": "11", "name": "master", "peer_urls": ["https://192.168.0.1:2380"], "started": True},
+          {"id": "33", "name": "master3", "peer_urls": ["https://192.168.0.6:2380"], "started": True}]
+CLIENT = {"endpoint": "https://192.168.0.1:2379", "ca": "ca.crt", "cert": "h.crt", "key": "h.key"}
+
+
+def _etcd(listed=LISTED, test=False, **more):
+    etcd_states.__salt__ = {"saltsphere_etcd.member_list": Mock(return_value={"members": listed, "error": None}),
+                            "saltsphere_etcd.member_remove": _never("member_remove"),
+                            "saltsphere_etcd.member_add": _never("member_add"), **more}
+    etcd_states.__opts__ = {"test": test}
+    return etcd_states
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_a_member_gone_already_is_left_and_one_there_is_removed_by_its_id(test):
+    assert _etcd(LISTED[:1], test).member_absent("master3", **CLIENT)["changes"] == {}
+    remove = Mock(return_value={"removed": True, "error": None})
+    ret = _etcd(test=test, **{"saltsphere_etcd.member_remove": remove if not test else _never("remove")}).member_absent(
+        "master3", peer_url="https://192.168.0.6:2380", **CLIENT)
+    assert ret["result"] is (None if test else True) and ret["changes"] == {"removed": ["33"]}
+    if not test:
+        remove.assert_called_once_with(CLIENT["endpoint"], "33", "ca.crt", "h.crt", "h.key")
+
+
+def test_a_member_added_but_never_started_is_found_by_its_peer_url():
+    unstarted = [LISTED[0], {"id": "44", "name": "", "peer_urls": ["https://192.168.0.6:2380"], "started": False}]
+    remove = Mock(return_value={"removed": True, "error": None})
+    ret = _etcd(unstarted, **{"saltsphere_etcd.member_remove": remove}).member_absent(
+        "master3", peer_url="https://192.168.0.6:2380", **CLIENT)
+    assert ret["changes"] == {"removed": ["44"]}
+
+
+@pytest.mark.parametrize("fails", ["list", "remove"])
+def test_a_removal_etcd_refuses_fails_with_what_to_do(fails):
+    more = {"saltsphere_etcd.member_remove": Mock(return_value={"removed": False, "error": "re-configuration failed"})}
+    if fails == "list":
+        more["saltsphere_etcd.member_list"] = Mock(return_value={"members": None, "error": "connection refused"})
+    ret = _etcd(**more).member_absent("master3", **CLIENT)
+    assert ret["result"] is False and ret["changes"] == {} and "re-run" in ret["comment"]
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_a_new_member_is_added_once_and_an_added_one_is_left(test):
+    peer = "https://192.168.0.6:2380"
+    assert _etcd(test=test).member_present("master3", peer, **CLIENT)["changes"] == {}
+    add = Mock(return_value={"members": LISTED, "error": None})
+    ret = _etcd(LISTED[:1], test, **{"saltsphere_etcd.member_add": add if not test else _never("add")}).member_present(
+        "master3", peer, **CLIENT)
+    assert ret["result"] is (None if test else True) and ret["changes"] == {"added": peer}
+
+
+def test_a_new_member_whose_name_etcd_knows_with_other_urls_is_refused():
+    ret = _etcd().member_present("master3", "https://10.9.9.9:2380", **CLIENT)
+    assert ret["result"] is False and "node remove master3" in ret["comment"]
+
+
+MANIFEST = """apiVersion: v1
+kind: Pod
+spec:
+  containers:
+  - command:
+    - kube-apiserver
+    - --etcd-servers=https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379
+    - --secure-port=6443
+"""
+
+
+def _apiserver(tmp_path, running, test=False):
+    manifest = tmp_path / "manifests" / "kube-apiserver.yaml"
+    manifest.parent.mkdir()
+    manifest.write_text(MANIFEST)
+    kubernetes.__salt__ = {"saltsphere_kubernetes.apiserver_flag": Mock(side_effect=running),
+                           "saltsphere_kubernetes.wait_api": Mock(return_value=(True, ""))}
+    kubernetes.__opts__ = {"test": test}
+    return manifest
+
+
+def test_the_api_server_drops_a_removed_member_and_waits_for_its_restart(tmp_path):
+    two = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]
+    manifest = _apiserver(tmp_path, ["x", "x", ",".join(two)])
+    ret = kubernetes.apiserver_etcd_servers(str(manifest), two, "127.0.0.1:6443", wait=30)
+    assert ret["result"] is True and ret["changes"]["etcd-servers"]["new"] == ",".join(two)
+    assert manifest.read_text() == MANIFEST.replace(",https://10.0.0.3:2379", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["manifests"]
+
+
+def test_the_api_server_list_unchanged_or_under_test_writes_nothing(tmp_path):
+    three = [f"https://10.0.0.{i}:2379" for i in (1, 2, 3)]
+    manifest = _apiserver(tmp_path, [",".join(three)])
+    assert kubernetes.apiserver_etcd_servers(str(manifest), three, "127.0.0.1:6443")["changes"] == {}
+    kubernetes.__opts__ = {"test": True}
+    ret = kubernetes.apiserver_etcd_servers(str(manifest), three[:2], "127.0.0.1:6443")
+    assert ret["result"] is None and manifest.read_text() == MANIFEST
+
+
+def test_a_later_step_still_knows_an_etcd_host_of_hosts_ini_that_etcd_already_let_go(ha):
+    found = noderemove.remove_plan(ha, ["master3"], HA_NODES, {k: v for k, v in HA_MEMBERS.items() if k != "master3"})
+    assert found["etcd_removed"] == {"master3": "192.168.0.6"} and found["masters"] == ["master", "master2"]

@@ -44,7 +44,7 @@ def test_hosts_not_added_partly_added_and_unknown(loaded):
     advice = "\n".join(nodes.advice(rows))
     assert "not members yet: master, node2." in advice
     assert "in the cluster but not in hosts.ini: old1, old2." in advice
-    assert "`saltsphere node remove NAME` for a worker" in advice
+    assert "`saltsphere node remove NAME` (the last master" in advice
 
 
 def test_table_and_json(loaded):

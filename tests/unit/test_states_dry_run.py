@@ -176,10 +176,19 @@ def _kubernetes_salt(state="new", **more):
             **more}
 
 
-def test_init_on_a_fresh_host_is_predicted_without_asking_the_api():
-    _wire(kubernetes, _kubernetes_salt(**{"saltsphere_kubernetes.wait_api": _never("wait_api")}))
+def test_init_on_a_fresh_host_is_predicted_without_waiting_for_the_api():
+    _wire(kubernetes, _kubernetes_salt(**{"saltsphere_kubernetes.wait_api": _never("wait_api"),
+                                          "saltsphere_kubernetes.api_ready": Mock(return_value=False)}))
     ret = kubernetes.initialized("/etc/kubernetes/saltsphere/kubeadm.yaml", "10.0.0.1:6443", wait=300)
     assert ret["result"] is None and ret["changes"] == {"kubeadm": "init"}
+
+
+@pytest.mark.parametrize("test", [True, False])
+def test_a_fresh_host_never_inits_a_second_cluster_where_an_api_answers_already(test):
+    _wire(kubernetes, _kubernetes_salt(**{"saltsphere_kubernetes.wait_api": _never("wait_api"),
+                                          "saltsphere_kubernetes.api_ready": Mock(return_value=True)}), test=test)
+    ret = kubernetes.initialized("/etc/kubernetes/saltsphere/kubeadm.yaml", "127.0.0.1:6444", wait=300)
+    assert ret["result"] is False and ret["changes"] == {} and "must join it" in ret["comment"]
 
 
 @pytest.mark.parametrize("answers, result", [((True, ""), True), ((False, "connection refused"), False)])
