@@ -25,6 +25,11 @@ STEPS = ("preflight", "os", "etcd", "containerd", "kubernetes", "network", "stor
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
+def steps_for(plan) -> tuple:
+    """The steps an addition runs: ``etcd`` only when it adds etcd members (a worker's addition skips its run)."""
+    return tuple(step for step in STEPS if step != "etcd" or plan.get("etcd_add"))
+
+
 def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT, test=False):
     """One step of ``kubesphere.node_add`` for ``hosts`` (a dry run with ``test``)."""
     return installer.run_day2_step(cluster_directory, "node_add", step, hosts, timeout, test)
@@ -67,7 +72,7 @@ def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monoto
         from saltsphere import plan as dry
 
         # No backup, no token, no host changed: every step under test=True.
-        return (dry_run or dry.run_steps)(loaded, "node add", STEPS, plan["add"], out=out, err=err,
+        return (dry_run or dry.run_steps)(loaded, "node add", steps_for(plan), plan["add"], out=out, err=err,
                                           runner=lambda directory, step: runner(directory, step, plan["add"],
                                                                                 test=True))
     if not args.yes:
@@ -87,7 +92,7 @@ def add(args, *, runner=run_step, ask=input, interactive=None, clock=time.monoto
         return runner(directory, step, plan["add"])
 
     started = clock()
-    if not installer.run_in_order(loaded.directory, STEPS, step_of, list(loaded.hosts), out, clock):
+    if not installer.run_in_order(loaded.directory, steps_for(plan), step_of, list(loaded.hosts), out, clock):
         return EXIT_FAILED
     print(f"{len(plan['add'])} host(s) added in {clock() - started:.0f} s: {', '.join(plan['add'])}.", file=out)
     try:

@@ -21,14 +21,16 @@ kubesphere.node_remove`` runs with one line of progress:
    server's static pod restarts), and every Kubernetes host drops the removed
    masters from its load balancer;
 6. ``routes``: with the bridge plugin, the other nodes' routes to its pod range;
-7. ``hosts``: its line in the other hosts' /etc/hosts.
+7. ``hosts``: its line in the other hosts' /etc/hosts, and a removed etcd member's certificates
+   retired on the taskbox.
 
 The last master, and etcd members whose removal would leave the others
 without quorum, are refused before anything is asked of a host
 (:func:`remove_plan`).  Each step converges, so a removal stopped half way
-finishes when run again, and a second removal changes nothing.  The
-certificates of a removed master or etcd member stay on the taskbox: a host
-added again under the same name and address gets them back.  At the end the
+finishes when run again, and a second removal changes nothing.  The last
+step also retires a removed etcd member's certificates on the taskbox (keys
+deleted, certificates kept under ``.saltsphere/retired/``): nothing hands them
+out again, and a host added again under its name gets new ones.  At the end the
 lines of hosts.ini that name the removed hosts are printed for the operator to
 delete.
 """
@@ -44,6 +46,12 @@ _CONTROL_PLANE_LABELS = {"master", "control-plane"}
 # The order of orchestrate/kubesphere/node_remove.sls (a test keeps them equal).
 STEPS = ("drain", "etcd", "clean", "delete", "control-plane", "routes", "hosts")
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def steps_for(plan) -> tuple:
+    """The steps a removal runs: ``etcd`` and ``control-plane`` only when it removes etcd members or masters."""
+    skipped = set() if plan.get("etcd_removed") or plan.get("masters_removed") else {"etcd", "control-plane"}
+    return tuple(step for step in STEPS if step not in skipped)
 
 
 def _kept_quorum(cluster, named, members) -> list:
@@ -216,7 +224,7 @@ def remove(args, *, runner=run_step, ask=input, interactive=None, clock=time.mon
     if getattr(args, "dry_run", False):
         from saltsphere import plan as dry
 
-        return (dry_run or dry.run_steps)(loaded, "node remove", STEPS, plan["remove"], out=out, err=err,
+        return (dry_run or dry.run_steps)(loaded, "node remove", steps_for(plan), plan["remove"], out=out, err=err,
                                           runner=lambda directory, step: runner(directory, step, plan["remove"],
                                                                                 test=True))
     if not args.yes:
@@ -237,7 +245,7 @@ def remove(args, *, runner=run_step, ask=input, interactive=None, clock=time.mon
         return runner(directory, step, plan["remove"])
 
     started = clock()
-    if not installer.run_in_order(loaded.directory, STEPS, step_of, list(loaded.hosts), out, clock):
+    if not installer.run_in_order(loaded.directory, steps_for(plan), step_of, list(loaded.hosts), out, clock):
         return EXIT_FAILED
     print(f"{len(plan['remove'])} host(s) removed from the cluster in {clock() - started:.0f} s: "
           f"{', '.join(plan['remove'])}.", file=out)

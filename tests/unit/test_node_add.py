@@ -18,6 +18,8 @@ WITH_NODE3 = SEED_HOSTS_INI.replace(
     "node3  ansible_host=192.168.0.4  ip=192.168.0.4  ansible_ssh_pass=PASSWORD\n").replace(
     "node1\nnode2\n\n[etcd]", "node1\nnode2\nnode3\n\n[etcd]")
 MEMBERS = {"master": ["https://192.168.0.1:2380"]}
+# A worker's addition adds no etcd member: its etcd step is not run.
+WORKER_STEPS = tuple(step for step in nodeadd.STEPS if step != "etcd")
 
 
 def _node(ready=True):
@@ -155,11 +157,11 @@ def test_yes_runs_every_step_in_order_with_a_line_each_then_the_table(hosts_ini)
     code = nodeadd.add(_args(hosts_ini), runner=runner, out=out, err=io.StringIO(), ask_nodes=_asking(["node3"]),
                        ask_etcd=lambda loaded: MEMBERS)
     assert code == 0
-    assert [call.args[1:] for call in runner.call_args_list] == [(step, ["node3"]) for step in nodeadd.STEPS]
+    assert [call.args[1:] for call in runner.call_args_list] == [(step, ["node3"]) for step in WORKER_STEPS]
     lines = out.getvalue().splitlines()
-    total = len(nodeadd.STEPS)
+    total = len(WORKER_STEPS)
     assert [re.sub(r"\s+", " ", line) for line in lines[:total]] == [
-        f"[{i}/{total}] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(nodeadd.STEPS, 1)]
+        f"[{i}/{total}] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(WORKER_STEPS, 1)]
     assert lines[total].startswith("1 host(s) added in")
     assert lines[-1].split()[:4] == ["node3", "192.168.0.4", "kube-node", "Ready"]
 
@@ -170,7 +172,7 @@ def test_an_etcd_backup_comes_before_the_first_step(hosts_ini, backups):
     runner = Mock(side_effect=lambda directory, step, hosts: order.append(step) or _step(step, hosts))
     assert nodeadd.add(_args(hosts_ini), runner=runner, out=io.StringIO(), err=io.StringIO(),
                        ask_nodes=_asking(["node3"]), ask_etcd=lambda loaded: MEMBERS) == 0
-    assert order == ["backup", *nodeadd.STEPS]
+    assert order == ["backup", *WORKER_STEPS]
 
 
 def test_a_failed_backup_changes_no_host(hosts_ini, backups):
@@ -188,7 +190,7 @@ def test_a_failed_step_stops_the_run_and_says_how_to_go_on(hosts_ini):
     out = io.StringIO()
     assert nodeadd.add(_args(hosts_ini), runner=runner, out=out, err=io.StringIO(), ask_nodes=_asking(),
                        ask_etcd=lambda loaded: MEMBERS) == 1
-    assert runner.call_count == nodeadd.STEPS.index("kubernetes") + 1
+    assert runner.call_count == WORKER_STEPS.index("kubernetes") + 1
     assert "phase kubernetes failed on node3" in out.getvalue() and "run the same command again" in out.getvalue()
 
 
@@ -267,3 +269,8 @@ def test_the_steps_are_the_orchestrations():
     text = (ROOT / "orchestrate" / "kubesphere" / "node_add.sls").read_text()
     listed = re.search(r"set steps = \[([^\]]*)\]", text).group(1)
     assert tuple(name.strip(" '") for name in listed.split(",")) == nodeadd.STEPS
+
+
+def test_only_an_addition_of_etcd_members_runs_the_etcd_step():
+    assert nodeadd.steps_for({"etcd_add": []}) == WORKER_STEPS
+    assert nodeadd.steps_for({"etcd_add": ["node3"]}) == nodeadd.STEPS

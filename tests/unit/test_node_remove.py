@@ -15,6 +15,10 @@ from saltsphere.errors import ActionableError
 
 from sample_inputs import ROOT, SEED_HOSTS_INI, SEED_VARS_YML
 from test_node_add import MEMBERS, WITH_NODE3, _step
+from test_node_add import WORKER_STEPS as WORKER_ADD_STEPS
+
+# A worker's removal changes neither etcd nor the control plane: those steps are not run.
+WORKER_STEPS = tuple(step for step in noderemove.STEPS if step not in ("etcd", "control-plane"))
 
 LINES = WITH_NODE3.splitlines()
 ALL_LINE = LINES.index("node3  ansible_host=192.168.0.4  ip=192.168.0.4  ansible_ssh_pass=PASSWORD") + 1
@@ -202,12 +206,12 @@ def test_yes_backs_up_then_runs_every_step_in_order_and_names_the_lines_to_delet
     runner = Mock(side_effect=lambda directory, step, hosts: order.append(step) or _step(step, hosts))
     out = io.StringIO()
     assert _remove(hosts_ini, runner, out=out) == 0
-    assert order == ["backup", *noderemove.STEPS]
-    assert [call.args[1:] for call in runner.call_args_list] == [(step, ["node3"]) for step in noderemove.STEPS]
+    assert order == ["backup", *WORKER_STEPS]
+    assert [call.args[1:] for call in runner.call_args_list] == [(step, ["node3"]) for step in WORKER_STEPS]
     lines = out.getvalue().splitlines()
-    total = len(noderemove.STEPS)
+    total = len(WORKER_STEPS)
     assert [re.sub(r"\s+", " ", line) for line in lines[:total]] == [
-        f"[{i}/{total}] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(noderemove.STEPS, 1)]
+        f"[{i}/{total}] {step} ok 1 hosts done, 0 failed, 1 changed 0 s" for i, step in enumerate(WORKER_STEPS, 1)]
     assert lines[total].startswith("1 host(s) removed from the cluster in")
     assert lines[total + 1] == f"Delete these lines from {hosts_ini} (each names a removed host): {hosts_ini}:{ALL_LINE}, " \
                        f"{hosts_ini}:{NODE_LINE}"
@@ -233,7 +237,7 @@ def test_a_failed_step_stops_the_run_and_says_how_to_go_on(hosts_ini):
     runner = Mock(side_effect=lambda d, step, hosts: _step(step, hosts, "master" if step == "delete" else None))
     out = io.StringIO()
     assert _remove(hosts_ini, runner, out=out) == 1
-    assert runner.call_count == noderemove.STEPS.index("delete") + 1
+    assert runner.call_count == WORKER_STEPS.index("delete") + 1
     assert "phase delete failed on master" in out.getvalue() and "run the same command again" in out.getvalue()
 
 
@@ -262,7 +266,7 @@ def test_the_dry_run_runs_every_step_under_test_and_takes_no_backup(hosts_ini, b
     assert _remove(hosts_ini, runner, args={"yes": False, "dry_run": True}, dry_run=dry_run) == 0
     assert not backups.called and not runner.called
     (loaded, verb, steps, targets), kwargs = dry_run.call_args
-    assert (verb, steps, targets) == ("node remove", noderemove.STEPS, ["node3"])
+    assert (verb, steps, targets) == ("node remove", WORKER_STEPS, ["node3"])
     kwargs["runner"]("/c", "drain")
     runner.assert_called_once_with("/c", "drain", ["node3"], test=True)
 
@@ -303,7 +307,7 @@ def test_node_add_dry_run_runs_every_step_under_test_and_takes_no_backup(hosts_i
                        ask_etcd=lambda loaded: MEMBERS) == 1
     assert not backups.called and not runner.called
     (loaded, verb, steps, targets), kwargs = dry_run.call_args
-    assert (verb, steps, targets) == ("node add", nodeadd.STEPS, ["node3"])
+    assert (verb, steps, targets) == ("node add", WORKER_ADD_STEPS, ["node3"])
     kwargs["runner"]("/c", "os")
     runner.assert_called_once_with("/c", "os", ["node3"], test=True)
 
@@ -569,3 +573,12 @@ def test_the_api_server_list_unchanged_or_under_test_writes_nothing(tmp_path):
 def test_a_later_step_still_knows_an_etcd_host_of_hosts_ini_that_etcd_already_let_go(ha):
     found = noderemove.remove_plan(ha, ["master3"], HA_NODES, {k: v for k, v in HA_MEMBERS.items() if k != "master3"})
     assert found["etcd_removed"] == {"master3": "192.168.0.6"} and found["masters"] == ["master", "master2"]
+
+
+@pytest.mark.parametrize("plan, steps", [
+    ({"etcd_removed": {}, "masters_removed": []}, WORKER_STEPS),
+    ({"etcd_removed": {"master3": "192.168.0.6"}, "masters_removed": []}, noderemove.STEPS),
+    ({"etcd_removed": {}, "masters_removed": ["master3"]}, noderemove.STEPS),
+])
+def test_only_a_removal_of_etcd_members_or_masters_runs_their_steps(plan, steps):
+    assert noderemove.steps_for(plan) == steps
