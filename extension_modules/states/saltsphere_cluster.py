@@ -171,6 +171,31 @@ def completed(name):
     return ret
 
 
+def certs_retired(name, hosts):
+    """
+    The taskbox holds no certificate or key of the removed etcd members ``hosts`` any more (``pki.retire``): keys
+    deleted, certificates kept under ``.saltsphere/retired/`` for the record.  A change only while some are left.
+    """
+    ret = _ret(name)
+    loaded = _loaded()
+    if __opts__.get("test"):
+        would = pki.retire(loaded.directory, hosts, dry=[])
+        if would:
+            ret.update(result=None, changes={"retired": sorted(str(path) for path in would)},
+                       comment=f"{len(would)} certificate and key files of {', '.join(hosts)} would be retired")
+        else:
+            ret["comment"] = f"the taskbox holds no certificate of {', '.join(hosts)}"
+        return ret
+    gone = pki.retire(loaded.directory, hosts)
+    if gone:
+        ret.update(changes={"retired": sorted(str(path) for path in gone)},
+                   comment=f"{len(gone)} certificate and key files of {', '.join(hosts)} retired: the keys deleted, "
+                           f"the certificates kept in {pki.retired_dir_of(loaded.directory)}")
+    else:
+        ret["comment"] = f"the taskbox holds no certificate of {', '.join(hosts)}"
+    return ret
+
+
 # The pillar the reset's hosts compile: the ext_pillar gives them no key, no
 # manifest, and needs nothing from the prepare step.
 RESET_PILLAR = {"saltsphere_orchestration": {"phase": "reset"}}

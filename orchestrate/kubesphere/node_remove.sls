@@ -18,7 +18,8 @@
     restarts, one master at a time), the load balancers drop removed
     masters, the routes to their pod ranges (bridge plugin) and their
     /etc/hosts lines go.  No kubelet, containerd or etcd restarts on them,
-    and nothing is made on the taskbox (no prepare step).  Every step
+    and nothing is made on the taskbox (no prepare step); at the end the
+    removed etcd members' certificates and keys leave it.  Every step
     converges: a removal stopped half way finishes when run again.  `step`
     runs one step alone (what the CLI does, a line of progress each). #}
 {%- from 'kubesphere/map.jinja' import cluster with context %}
@@ -127,4 +128,17 @@ kubesphere-node-remove-routes-test-succeed-without-changes:
 kubesphere-node-remove-hosts-test-succeed-without-changes:
   test.succeed_without_changes:
     - name: no other host of hosts.ini is in the cluster
+{%- endif %}
+{%- if run.hosts and plan.etcd_removed %}
+
+{#- Last: the removed members' pairs on the taskbox (a step before may still
+    compile a removed host's pillar, which reads them). #}
+kubesphere-node-remove-hosts-saltsphere-cluster-certs-retired:
+  saltsphere_cluster.certs_retired:
+    - name: {{ (plan.etcd_removed | list | join(',')) | json }}
+    - hosts: {{ plan.etcd_removed | list | json }}
+{%-   if plan.members %}
+    - require:
+      - salt: kubesphere-node-remove-hosts-salt-state
+{%-   endif %}
 {%- endif %}

@@ -430,6 +430,50 @@ def _issue(pki_dir, hosts, create_cas, dry, renew=False):
         etcd_client(pki_dir, "admin", dry=dry, renew=renew)
 
 
+# The files the taskbox holds for one host (an etcd member): its peer, server and health-check pairs.
+def host_files(pki_dir: Path, name: str) -> list:
+    return [pki_dir / "etcd" / f"{prefix}-{name}.{ext}" for prefix in ("peer", "server", "healthcheck")
+            for ext in ("crt", "key")]
+
+
+def retired_dir_of(cluster_directory) -> Path:
+    """``<cluster>/.saltsphere/retired``: certificates of removed hosts, outside the PKI every run reads."""
+    return Path(cluster_directory) / ".saltsphere" / "retired"
+
+
+def retire(cluster_directory, names, dry=None, now=None) -> list:
+    """The taskbox's certificates and keys of the removed hosts ``names`` go: returns what went (paths).
+
+    The keys are deleted; the certificates move to
+    ``.saltsphere/retired/<name>-<UTC time>/`` (0700), so their serials stay
+    on record.  Nothing distributes them any more, and a host added again
+    under the same name gets new ones from the next prepare step.  With
+    ``dry`` (a list) nothing moves and the paths are recorded there.
+    """
+    pki_dir = pki_dir_of(cluster_directory)
+    stamp = (now or _now()).strftime("%Y%m%dT%H%M%SZ")
+    gone = []
+    for name in names:
+        present = [path for path in host_files(pki_dir, name) if path.is_file()]
+        if not present:
+            continue
+        if dry is not None:
+            dry.extend(present)
+            gone += present
+            continue
+        with locked(pki_dir):
+            target = retired_dir_of(cluster_directory) / f"{name}-{stamp}"
+            target.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(target.parent, 0o700)
+            for path in present:
+                if path.suffix == ".crt":
+                    os.replace(path, target / path.name)
+                else:
+                    path.unlink()
+                gone.append(path)
+    return gone
+
+
 # --- reading: pillar and status never issue anything ---------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """Certificates made on the taskbox: right names, right modes, reused, reissued only when wrong."""
 
+import datetime
 import os
 import stat
 
@@ -198,3 +199,37 @@ def test_issue_makes_every_pair_and_a_second_issue_changes_nothing(tmp_path):
     before = {p: p.read_bytes() for p in (tmp_path / ".saltsphere").rglob("*") if p.is_file()}
     pki.issue(tmp_path, hosts)
     assert {p: p.read_bytes() for p in (tmp_path / ".saltsphere").rglob("*") if p.is_file()} == before
+
+
+def test_a_removed_members_keys_go_and_its_certificates_are_kept_closed(tmp_path):
+    pki_dir = pki.pki_dir_of(tmp_path)
+    pki.issue(tmp_path, [("etcd1", ("etcd",), "10.0.0.1"), ("etcd2", ("etcd",), "10.0.0.2")], create_cas=True)
+    stays = {path: path.read_bytes() for path in pki.host_files(pki_dir, "etcd1")}
+    serial = _cert(pki.Pair(pki_dir / "etcd" / "peer-etcd2.crt", pki_dir / "etcd" / "peer-etcd2.key")).serial_number
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+
+    gone = pki.retire(tmp_path, ["etcd2"], now=when)
+    assert sorted(gone) == sorted(pki.host_files(pki_dir, "etcd2"))
+    assert not any(path.exists() for path in pki.host_files(pki_dir, "etcd2"))
+    kept = pki.retired_dir_of(tmp_path) / "etcd2-20260102T030405Z"
+    assert sorted(path.name for path in kept.iterdir()) == ["healthcheck-etcd2.crt", "peer-etcd2.crt",
+                                                             "server-etcd2.crt"]
+    assert x509.load_pem_x509_certificate((kept / "peer-etcd2.crt").read_bytes()).serial_number == serial
+    for directory in (kept, kept.parent):
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    assert {path: path.read_bytes() for path in pki.host_files(pki_dir, "etcd1")} == stays
+    # Retired once: a second call finds nothing; the member added again gets new pairs, not the old ones.
+    assert pki.retire(tmp_path, ["etcd2"]) == []
+    pki.issue(tmp_path, [("etcd1", ("etcd",), "10.0.0.1"), ("etcd2", ("etcd",), "10.0.0.2")])
+    again = pki.Pair(pki_dir / "etcd" / "peer-etcd2.crt", pki_dir / "etcd" / "peer-etcd2.key")
+    assert _cert(again).serial_number != serial
+
+
+def test_a_dry_retirement_names_the_files_and_moves_nothing(tmp_path):
+    pki_dir = pki.pki_dir_of(tmp_path)
+    pki.issue(tmp_path, [("etcd1", ("etcd",), "10.0.0.1")], create_cas=True)
+    dry = []
+    assert sorted(pki.retire(tmp_path, ["etcd1", "node9"], dry=dry)) == sorted(pki.host_files(pki_dir, "etcd1"))
+    assert sorted(dry) == sorted(pki.host_files(pki_dir, "etcd1"))
+    assert all(path.is_file() for path in pki.host_files(pki_dir, "etcd1"))
+    assert not pki.retired_dir_of(tmp_path).exists()

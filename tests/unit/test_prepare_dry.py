@@ -191,3 +191,18 @@ def test_the_prepare_step_under_test_passes_once_made_and_served(write, prepared
     finally:
         serve.release(state, os.getpid())
     assert ret["result"] is True and ret["changes"] == {} and "the bundle is served" in ret["comment"]
+
+
+def test_the_retirement_state_retires_once_and_under_test_only_names_the_files(write, prepared_state):
+    loaded = write()
+    pki.issue(loaded.directory, [("master", ("etcd",), "192.168.0.2")], create_cas=True)
+    module = prepared_state(loaded)
+    ret = module.certs_retired("master", ["master"])
+    assert ret["result"] is None and len(ret["changes"]["retired"]) == 6 and "would be retired" in ret["comment"]
+    assert all(path.is_file() for path in pki.host_files(pki.pki_dir_of(loaded.directory), "master"))
+    module.__opts__ = {"test": False}
+    ret = module.certs_retired("master", ["master"])
+    assert ret["result"] is True and len(ret["changes"]["retired"]) == 6 and "keys deleted" in ret["comment"]
+    assert not any(path.exists() for path in pki.host_files(pki.pki_dir_of(loaded.directory), "master"))
+    assert module.certs_retired("master", ["master"]) == {
+        "name": "master", "changes": {}, "result": True, "comment": "the taskbox holds no certificate of master"}
