@@ -103,28 +103,15 @@ def verdict(returns, hosts) -> Verdict:
     return result
 
 
-def ask_hosts(opts, hosts, timeout, secrets=()) -> dict:
-    """Every one of ``hosts``'s states under ``test=True`` in one salt-ssh call (Salt's ``opts``): {host: returns}."""
-    import copy
+def ask_hosts(opts, loaded) -> dict:
+    """Every host's states under ``test=True`` in one salt-ssh call (Salt's ``opts``): {host: returns or error}."""
+    from saltsphere import sshcall
 
-    import salt.client.ssh.client
-
-    from saltsphere import preflight
-
-    returns = {}
-    client = salt.client.ssh.client.SSHClient(mopts=copy.deepcopy(opts))
-    for answer in client.cmd_iter(list(hosts), "state.apply", tgt_type="list", kwarg={"test": True},
-                                  ssh_timeout=timeout):
-        for host, data in answer.items():
-            value = data.get("return") if isinstance(data, dict) else None
-            returns[host] = value if isinstance(value, dict) else \
-                preflight.answer_from_return(data, secrets).error or "no answer"
-    return returns
+    return sshcall.call(opts, loaded, "state.apply", kwarg={"test": True}, states=True)
 
 
 def check(loaded, opts, clock=time.monotonic, ask=ask_hosts):
     """``(verdict, seconds)``: the hosts of ``loaded`` asked whether their states would change anything."""
     started = clock()
-    secrets = [s for spec in loaded.hosts.values() for s in (spec.password, spec.become_password) if s]
-    returns = ask(opts, list(loaded.hosts), loaded.config["preflight_ssh_timeout_seconds"], secrets)
+    returns = ask(opts, loaded)
     return verdict(returns, list(loaded.hosts)), clock() - started

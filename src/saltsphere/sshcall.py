@@ -11,8 +11,12 @@ import copy
 from saltsphere import preflight
 
 
-def call(opts, loaded, function, kwarg=None, targets=None, timeout=None, ignore_host_keys=None) -> dict:
-    """``{host: return value}`` of ``function`` on ``targets`` (default: every host), or ``{host: "error text"}``."""
+def call(opts, loaded, function, kwarg=None, targets=None, timeout=None, ignore_host_keys=None, states=False) -> dict:
+    """``{host: return value}`` of ``function`` on ``targets`` (default: every host), or ``{host: "error text"}``.
+
+    With ``states`` (a ``state.*`` function) a host's state returns are kept
+    even when some failed, so the caller can name the failing state.
+    """
     import salt.client.ssh.client
 
     targets = list(targets or loaded.hosts)
@@ -29,7 +33,9 @@ def call(opts, loaded, function, kwarg=None, targets=None, timeout=None, ignore_
     for ret in client.cmd_iter(reachable, function, tgt_type="list", kwarg=kwarg or {}, ssh_timeout=timeout):
         for host, data in ret.items():
             value = data.get("return") if isinstance(data, dict) and "return" in data else data
-            if isinstance(data, dict) and data.get("retcode", 0) == 0 and "_error" not in data:
+            kept = isinstance(data, dict) and (data.get("retcode", 0) == 0
+                                               or states and isinstance(data.get("return"), dict))
+            if kept and "_error" not in data:
                 answers[host] = value
             else:
                 answers[host] = preflight.answer_from_return(data, secrets).error or "no answer"

@@ -54,11 +54,41 @@ def test_the_check_asks_every_host_once_and_times_itself():
 
     asked = []
 
-    def ask(opts, hosts, timeout, secrets):
-        asked.append((opts, hosts, timeout, secrets))
+    def ask(opts, loaded):
+        asked.append((opts, list(loaded.hosts)))
         return {"master": {_key("a"): _state("os.sysctl", sid="a")}}
 
     ticks = iter([10.0, 13.5])
     found, seconds = converged.check(Loaded(), {"o": 1}, clock=lambda: next(ticks), ask=ask)
     assert found.unchanged and seconds == 3.5
-    assert asked == [({"o": 1}, ["master"], 7, ["pw"])]
+    assert asked == [({"o": 1}, ["master"])]
+
+
+def test_the_hosts_are_asked_through_sshcall_and_a_failing_state_is_kept_to_be_named(monkeypatch, write_cluster,
+                                                                                     tmp_path):
+    import salt.client.ssh.client
+
+    from saltsphere import cluster, preflight
+
+    failing = {_key("k"): _state("kubernetes.node", result=False, sid="k", comment="kubelet missing")}
+    answers = {"master": {"return": {_key("a"): _state("os.sysctl", sid="a")}, "retcode": 0},
+               "node1": {"return": failing, "retcode": 2},
+               "node2": {"stderr": "Permission denied (publickey)", "retcode": 255}}
+    calls = []
+
+    class Client:
+        def __init__(self, mopts):
+            pass
+
+        def cmd_iter(self, targets, fun, tgt_type, kwarg, ssh_timeout):
+            calls.append((targets, fun, kwarg))
+            for host in targets:
+                yield {host: answers[host]}
+
+    monkeypatch.setattr(salt.client.ssh.client, "SSHClient", Client)
+    monkeypatch.setattr(preflight, "unanswering", lambda loaded, timeout: {})
+    returns = converged.ask_hosts({}, cluster.load(str(write_cluster(directory=tmp_path / "cluster"))))
+    assert calls == [(["master", "node1", "node2"], "state.apply", {"test": True})]
+    assert returns["node1"] == failing and isinstance(returns["node2"], str)
+    found = converged.verdict(returns, ["master", "node1", "node2"])
+    assert found.unplanned["node1"] == "k: kubelet missing" and "node2" in found.unplanned
