@@ -285,13 +285,29 @@ def planned_return(stdout) -> dict:
     return {}
 
 
+def first_changing(changes) -> int:
+    """The index in :data:`PHASES` of the first phase a ``kubesphere.planned`` return says would change.
+
+    The phases before it would change nothing on any host and are skipped;
+    every phase from it on runs, in order (a later phase may depend on what
+    an earlier one changes).  A host that could not be planned, or an answer
+    that names no phase, runs every phase after the preflight (1).
+    """
+    changing = changes.get("would change")
+    if changes.get("not planned") or not isinstance(changing, dict):
+        return 1
+    found = [PHASES.index(phase) for phases in changing.values() for phase in phases if phase in PHASES[1:]]
+    return min(found, default=1)
+
+
 def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> bool:
     """Every phase of the install in order, one line each; False at the first one that fails.
 
     Once a complete run is recorded (:mod:`saltsphere.converged`), the
-    preflight is followed by one question to every host (``kubesphere.planned``)
-    and the other phases are skipped when no host would change.  A complete run
-    is recorded when it ends.
+    preflight is followed by one question to every host (``kubesphere.planned``):
+    the phases before the first one that would change on some host are skipped
+    (all of them when no host would change).  A complete run is recorded when
+    it ends.
     """
     from saltsphere import converged
 
@@ -312,7 +328,12 @@ def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.
                   f"host (every host's states under test=True)   {clock() - started:.0f} s", file=out, flush=True)
             return True
         print(f"      {state.get('comment', '')}", file=out, flush=True)
-        ok = run_in_order(cluster_directory, PHASES[1:], runner, hosts, out, clock, first=2, total=total)
+        start = first_changing(state["changes"])
+        if start > 1:
+            span = f"{PHASES[1]} to {PHASES[start - 1]}" if start > 2 else PHASES[1]
+            print(f"[2{'-' + str(start) if start > 2 else ''}/{total}] {span:<9} skipped nothing would change there "
+                  f"on any host   {clock() - started:.0f} s", file=out, flush=True)
+        ok = run_in_order(cluster_directory, PHASES[start:], runner, hosts, out, clock, first=start + 1, total=total)
     else:
         ok = run_in_order(cluster_directory, PHASES, runner, hosts, out, clock)
     if ok:

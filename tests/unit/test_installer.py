@@ -517,6 +517,34 @@ def test_when_a_host_would_change_every_phase_after_the_preflight_runs(tmp_path,
     assert lines[2].startswith("[2/8] os ") and lines[-1].startswith("[8/8] ks ")
 
 
+@pytest.mark.parametrize("changing, first, skipped", [
+    ({"master": ["ks"], "node1": ["ks"]}, "ks", "[2-7/8] os to storage skipped nothing would change there on any "
+                                                "host   10 s"),
+    ({"master": ["network", "ks"], "node1": ["kubernetes"]}, "kubernetes",
+     "[2-4/8] os to containerd skipped nothing would change there on any host   10 s"),
+    ({"node1": ["etcd"]}, "etcd", "[2/8] os        skipped nothing would change there on any host   10 s"),
+])
+def test_the_phases_before_the_first_that_would_change_are_skipped_and_every_later_one_runs(tmp_path, capsys,
+                                                                                            changing, first, skipped):
+    from saltsphere import converged
+
+    converged.record(tmp_path)
+    clock = Clock()
+    runner = _runner({"preflight": _preflight([]), "planned": _planned({"would change": changing}, "c")}, clock)
+    assert installer.run_phases(tmp_path, HOSTS, runner, clock=clock) is True
+    start = installer.PHASES.index(first)
+    assert [c.args[1] for c in runner.call_args_list] == ["preflight", "planned", *installer.PHASES[start:]]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == skipped
+    assert lines[3].startswith(f"[{start + 1}/8] {first} ") and lines[-1].startswith("[8/8] ks ")
+
+
+def test_a_host_that_could_not_be_planned_runs_every_phase():
+    assert installer.first_changing({"would change": {"master": ["ks"]}, "not planned": {"node1": "no answer"}}) == 1
+    assert installer.first_changing({"would change": "?"}) == 1
+    assert installer.first_changing({"would change": {"master": ["ks"]}}) == installer.PHASES.index("ks")
+
+
 def test_a_failed_question_stops_the_run_naming_it(tmp_path, capsys):
     from saltsphere import converged
 
