@@ -217,8 +217,60 @@ def run(loaded, *, as_json=False, runner=_run_phase, states_runner=_run_states, 
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0) -> list:
+    """A :class:`planreport.PhasePlan` for each of ``steps`` from one ``salt-run state.orchestrate
+    kubesphere.<verb>`` of every step under test=True.
+
+    A state belongs to the step its ID names (``kubesphere-node-add-<step>-...``);
+    one no step names (the prepare step) to the first step after the
+    preflight.  Each step's time is the sum of its states' durations.  A run
+    that printed nothing readable is the first step's failure; the steps an
+    earlier step's failure kept from running (failhard) say so.
+    """
+    try:
+        data = installer.parse_json_stream(stdout)
+    except ValueError:
+        data = {}
+    returners = data.get("data", data) if isinstance(data, dict) else {}
+    if returncode is None or not isinstance(returners, dict) or not any(
+            isinstance(states, dict) for states in returners.values()):
+        return [planreport.phase_plan(steps[0], returncode, stdout, stderr, hosts, seconds)]
+    prefix = f"kubesphere-{verb.replace(' ', '-')}-"
+    by_length = sorted(steps, key=len, reverse=True)
+    fallback = next((step for step in steps if step != "preflight"), steps[0])
+    split = {step: {} for step in steps}
+    for returner, states in returners.items():
+        if not isinstance(states, dict):
+            continue
+        for key, state in states.items():
+            sid = str(state.get("__id__", "")) if isinstance(state, dict) else ""
+            step = next((step for step in by_length if sid.startswith(f"{prefix}{step}-")), fallback)
+            split[step].setdefault(returner, {})[key] = state
+    plans, stopped = [], None
+    for step in steps:
+        if not split[step]:
+            if stopped or returncode != 0:
+                why = f"{planreport.NOT_RUN}step {stopped} would fail" if stopped else \
+                    f"{planreport.NOT_RUN}salt-run exited {returncode}: {(stderr or '').strip()[-500:]}"
+                plans.append(planreport.PhasePlan(step, installer.PhaseResult(ok=False, comment=why), {}, None))
+            else:
+                plans.append(planreport.PhasePlan(step, installer.PhaseResult(ok=True, comment="nothing to do"), {},
+                                                  0.0))
+            continue
+        failed = any(state.get("result") is False for states in split[step].values() for state in states.values()
+                     if isinstance(state, dict))
+        took = sum(float(state.get("duration") or 0) for states in split[step].values() for state in states.values()
+                   if isinstance(state, dict)) / 1000
+        plans.append(planreport.phase_plan(step, 1 if failed else 0, json.dumps(
+            {"data": split[step], "retcode": 1 if failed else 0}), "", hosts, took))
+        if failed and not stopped:
+            stopped = step
+    return plans
+
+
 def run_steps(loaded, verb, steps, targets, *, runner, clock=time.monotonic, out=None, err=None) -> int:
-    """The dry run of a day-2 verb: each of its ``steps`` as ``runner(directory, step)`` under test=True.
+    """The dry run of a day-2 verb: its orchestration once, every one of its ``steps`` under test=True
+    (``runner(directory, None)``).
 
     One table per step, then the hosts that would change (a failed preflight
     ends it, as it ends the verb); 0 when every step ran cleanly (changes or not), 1 when something would
@@ -235,11 +287,12 @@ def run_steps(loaded, verb, steps, targets, *, runner, clock=time.monotonic, out
         with _in_place(loaded, salt_probe):
             print(f"Dry run of {verb} {', '.join(targets)} on {loaded.hosts_ini}; every state runs with test=True.",
                   file=out, flush=True)
-            for index, step in enumerate(steps, 1):
-                started = clock()
-                plans.append(planreport.phase_plan(step, *runner(loaded.directory, step), hosts, clock() - started))
-                print("\n".join(planreport.phase_lines(plans[-1], index, len(steps))), file=out, flush=True)
-                if step == "preflight" and not plans[-1].ok:
+            started = clock()
+            returned = runner(loaded.directory, None)
+            for index, step_plan in enumerate(step_plans(verb, steps, *returned, hosts, clock() - started), 1):
+                plans.append(step_plan)
+                print("\n".join(planreport.phase_lines(step_plan, index, len(steps))), file=out, flush=True)
+                if step_plan.phase == "preflight" and not step_plan.ok:
                     break
     except ActionableError as exc:
         print(f"error: {exc}", file=err)

@@ -249,14 +249,21 @@ def summary_lines(plans, hosts, made, throwaway) -> list:
     return lines
 
 
+# The comment of a step a dry run did not reach (an earlier step would fail).
+NOT_RUN = "not run: "
+
+
 def steps_summary_lines(plans, ran="every state") -> list:
     """The end of a day-2 dry run: the hosts that would change, and whether a state would fail."""
     changing = changing_hosts(plans)
     lines = ["", "Would change:" if changing else "Nothing would change on any host."]
     lines += [f"  {name}: {', '.join(phases)}" for name, phases in changing.items()]
-    failed = [plan.phase for plan in plans if not plan.ok]
+    failed = [plan.phase for plan in plans if not plan.ok and not plan.result.comment.startswith(NOT_RUN)]
+    unplanned = [plan.phase for plan in plans if not plan.ok and plan.phase not in failed]
     lines.append(f"Would FAIL in: {', '.join(failed)}." if failed else
                  f"No state would fail. Nothing was changed ({ran} ran with test=True).")
+    if unplanned:
+        lines.append(f"Not planned (an earlier step would fail): {', '.join(unplanned)}.")
     return lines
 
 

@@ -224,8 +224,8 @@ def test_node_add_joins_a_worker_and_restarts_nothing_on_the_others(cluster, web
         print(f"\nnode add of one worker to 3 hosts: {seconds:.1f} s\n{out}")
     assert code == 0, out
     assert [line.split()[:3] for line in out.splitlines() if line.startswith("[")] == [
-        [f"[{i}/7]", step, "ok"] for i, step in enumerate(("preflight", "os", "etcd", "containerd", "kubernetes",
-                                                            "network", "storage"), 1)]
+        [f"[{i}/6]", step, "ok"] for i, step in enumerate(("preflight", "os", "containerd", "kubernetes", "network",
+                                                            "storage"), 1)]
     assert {host: service_marks(cluster, host) for host in before} == before
     assert_every_node_ready(cluster, capsys)
     # The token made for the join is gone again.
@@ -270,8 +270,7 @@ def test_node_remove_takes_a_live_worker_out_and_restarts_nothing_on_the_others(
     code, out = remove(cluster, capsys, NEW_HOST, "--yes")
     assert code == 0, out
     assert [line.split()[:3] for line in out.splitlines() if line.startswith("[")] == [
-        [f"[{i}/7]", step, "ok"] for i, step in enumerate(("drain", "etcd", "clean", "delete", "control-plane",
-                                                            "routes", "hosts"), 1)]
+        [f"[{i}/5]", step, "ok"] for i, step in enumerate(("drain", "clean", "delete", "routes", "hosts"), 1)]
     assert "not cleaned" not in out
     assert NEW_HOST not in kubectl(cluster, "get nodes -o name")
     code, gone, err = cluster.ssh(NEW_HOST, "systemctl is-active kubelet containerd; ls -d /etc/kubernetes "
@@ -296,7 +295,7 @@ def test_node_remove_again_changes_nothing_and_takes_a_dead_worker_out(cluster, 
     cluster.sandbox.stop("node2")
     code, out = remove(cluster, capsys, NEW_HOST, "node2", "--yes")
     assert code == 0, out
-    (clean,) = [line for line in out.splitlines() if line.startswith("[3/7] clean")]
+    (clean,) = [line for line in out.splitlines() if line.startswith("[2/5] clean")]
     assert " 0 failed, 0 changed" in clean, out
     assert "node2 was removed from the cluster but the host itself was not cleaned" in out
     assert f"{NEW_HOST} was removed from the cluster but" not in out

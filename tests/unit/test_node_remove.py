@@ -348,14 +348,25 @@ def in_place(monkeypatch, loaded, tmp_path):
     monkeypatch.setattr(plan, "_in_place", lambda loaded, probe_for: contextlib.nullcontext())
 
 
-def test_a_day_two_dry_run_prints_a_table_per_step_and_who_would_change(loaded, in_place):
+def _one_run(returns, returncode=0):
+    """The steps' returns as one salt-run of the whole orchestration prints them."""
+    merged = {}
+    for _, stdout, _ in returns:
+        for returner, states in json.loads(stdout)["data"].items():
+            merged.setdefault(returner, {}).update(states)
+    return returncode, json.dumps({"data": merged, "retcode": returncode}), ""
+
+
+def test_a_day_two_dry_run_runs_once_and_prints_a_table_per_step_and_who_would_change(loaded, in_place):
     answers = {"drain": {"master": 1}, "etcd": {"master": 0}, "clean": {"node3": 4}, "delete": {"master": 1},
                "control-plane": {"master": 0}, "routes": {"node1": 0}, "hosts": {"node1": 1, "master": 0}}
     out = io.StringIO()
+    runner = Mock(return_value=_one_run([_dry_step(step, answers[step]) for step in noderemove.STEPS]))
     code = plan.run_steps(loaded, "node remove", noderemove.STEPS, ["node3"], out=out, err=io.StringIO(),
-                          runner=lambda directory, step: _dry_step(step, answers[step]))
+                          runner=runner)
     text = out.getvalue()
     assert code == 0, text
+    runner.assert_called_once_with(loaded.directory, None)
     assert f"[3/{len(noderemove.STEPS)}] clean" in text and "1 of 1 host(s) would change" in text
     assert text.splitlines()[-5:] == ["Would change:", "  master: drain, delete", "  node3: clean", "  node1: hosts",
                                       "No state would fail. Nothing was changed (every state ran with test=True)."]
@@ -364,13 +375,40 @@ def test_a_day_two_dry_run_prints_a_table_per_step_and_who_would_change(loaded, 
 def test_a_day_two_dry_run_with_nothing_to_do_says_so_and_one_that_would_fail_exits_1(loaded, in_place):
     out = io.StringIO()
     assert plan.run_steps(loaded, "node remove", noderemove.STEPS, ["node3"], out=out, err=io.StringIO(),
-                          runner=lambda directory, step: _dry_step(step, {"master": 0})) == 0
+                          runner=lambda directory, step: _one_run([_dry_step(s, {"master": 0})
+                                                                   for s in noderemove.STEPS])) == 0
     assert "Nothing would change on any host." in out.getvalue()
-    failing = Mock(side_effect=lambda directory, step: _step(step, ["master"], "master" if step == "clean" else None))
+    # failhard: the run stops at the step that would fail; the steps after it say they did not run.
+    returns = [_step(step, ["master"], "master" if step == "clean" else None)
+               for step in noderemove.STEPS[:noderemove.STEPS.index("clean") + 1]]
+    merged = _one_run([(c, o.replace("kubesphere-node-add-", "kubesphere-node-remove-"), e) for c, o, e in returns],
+                      returncode=1)
     out = io.StringIO()
     assert plan.run_steps(loaded, "node remove", noderemove.STEPS, ["node3"], out=out, err=io.StringIO(),
-                          runner=failing) == 1
-    assert failing.call_count == len(noderemove.STEPS) and "Would FAIL in: clean." in out.getvalue()
+                          runner=lambda directory, step: merged) == 1
+    text = out.getvalue()
+    assert "Would FAIL in: clean." in text and "not run: step clean would fail" in text
+    assert text.splitlines()[-1] == "Not planned (an earlier step would fail): delete, control-plane, routes, hosts."
+    assert f"[{noderemove.STEPS.index('drain') + 1}/{len(noderemove.STEPS)}] drain       ok" in text
+
+
+def test_a_day_two_dry_run_that_printed_nothing_fails_its_first_step(loaded, in_place):
+    out = io.StringIO()
+    assert plan.run_steps(loaded, "node add", nodeadd.STEPS, ["node3"], out=out, err=io.StringIO(),
+                          runner=lambda directory, step: (1, "", "Rendering SLS failed: node3 is a member")) == 1
+    assert "[1/7] preflight" in out.getvalue() and "node3 is a member" in out.getvalue()
+    assert "[2/7]" not in out.getvalue()
+
+
+def test_states_no_step_names_go_to_the_first_step_after_the_preflight():
+    prepare = {"__id__": "kubesphere-prepare-saltsphere-cluster-prepared", "result": None, "changes": {"x": 1},
+               "__run_num__": 0, "duration": 1500.0}
+    _, stdout, _ = _one_run([_dry_step("os", {"node3": 2})])
+    data = json.loads(stdout)
+    data["data"]["taskbox_master"]["saltsphere_cluster_|-p_|-p_|-prepared"] = prepare
+    plans = plan.step_plans("node add", ("preflight", "os"), 0, json.dumps(data), "", ["node3"])
+    assert [p.phase for p in plans] == ["preflight", "os"]
+    assert plans[0].ok and plans[0].hosts == {} and plans[1].seconds == 1.5
 
 
 def test_a_day_two_dry_run_needs_the_installed_cluster_directory(loaded):
