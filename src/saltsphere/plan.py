@@ -217,11 +217,12 @@ def run(loaded, *, as_json=False, runner=_run_phase, states_runner=_run_states, 
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0) -> list:
+def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0, prefix=None) -> list:
     """A :class:`planreport.PhasePlan` for each of ``steps`` from one ``salt-run state.orchestrate
     kubesphere.<verb>`` of every step under test=True.
 
-    A state belongs to the step its ID names (``kubesphere-node-add-<step>-...``);
+    A state belongs to the step its ID names (``kubesphere-node-add-<step>-...``,
+    or ``<prefix><step>`` and ``<prefix><step>-...``);
     one no step names (the prepare step) to the first step after the
     preflight.  Each step's time is the sum of its states' durations.  A run
     that printed nothing readable is the first step's failure; the steps an
@@ -235,7 +236,7 @@ def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0) -
     if returncode is None or not isinstance(returners, dict) or not any(
             isinstance(states, dict) for states in returners.values()):
         return [planreport.phase_plan(steps[0], returncode, stdout, stderr, hosts, seconds)]
-    prefix = f"kubesphere-{verb.replace(' ', '-')}-"
+    prefix = prefix or f"kubesphere-{verb.replace(' ', '-')}-"
     by_length = sorted(steps, key=len, reverse=True)
     fallback = next((step for step in steps if step != "preflight"), steps[0])
     split = {step: {} for step in steps}
@@ -244,7 +245,8 @@ def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0) -
             continue
         for key, state in states.items():
             sid = str(state.get("__id__", "")) if isinstance(state, dict) else ""
-            step = next((step for step in by_length if sid.startswith(f"{prefix}{step}-")), fallback)
+            step = next((step for step in by_length if sid == f"{prefix}{step}" or sid.startswith(f"{prefix}{step}-")),
+                        fallback)
             split[step].setdefault(returner, {})[key] = state
     plans, stopped = [], None
     for step in steps:

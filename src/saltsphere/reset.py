@@ -24,33 +24,37 @@ STATE_DIR = ".saltsphere"
 
 
 def run_phase(cluster_directory, phase, timeout=installer.PHASE_TIMEOUT, test=False):
-    """``salt-run state.orchestrate kubesphere.reset`` for one phase (a dry run with ``test``)."""
+    """``salt-run state.orchestrate kubesphere.reset`` for one phase, or every phase when ``phase`` is None (a dry
+    run with ``test``)."""
     directory = Path(cluster_directory)
     argv = [installer.salt_run(), "--saltfile", str(directory / "Saltfile"), "--out=json",
-            "state.orchestrate", "kubesphere.reset", f'pillar={{"reset_phase": "{phase}"}}',
+            "state.orchestrate", "kubesphere.reset", *([f'pillar={{"reset_phase": "{phase}"}}'] if phase else []),
             *(["test=True"] if test else [])]
     return installer.run_group(argv, directory, timeout)
+
+
+RESET_PREFIX = "kubesphere-reset-saltsphere-cluster-cleaned-"
 
 
 def dry_run(loaded, *, runner=run_phase, clock=time.monotonic, out=None) -> int:
     """Every phase of the reset under test=True, one table each: what the reset would remove, changing nothing.
 
-    0 when every phase ran cleanly (changes or not), 1 when a host cannot be
-    reached or a state would fail.
+    The reset's orchestration runs once (its phases are not failhard); each
+    phase's table comes from its own state.  0 when every phase ran cleanly
+    (changes or not), 1 when a host cannot be reached or a state would fail.
     """
-    from saltsphere import planreport
+    from saltsphere import plan as planning, planreport
 
     out = out or sys.stdout
     hosts = list(loaded.hosts)
     print(f"Dry run of the reset of {loaded.hosts_ini}; every clean state runs with test=True.", file=out, flush=True)
-    plans = []
-    for index, phase in enumerate(PHASES, 1):
-        started = clock()
-        plan = planreport.phase_plan(phase, *runner(loaded.directory, phase, test=True), hosts, clock() - started)
-        plans.append(plan)
+    started = clock()
+    returned = runner(loaded.directory, None, test=True)
+    plans = planning.step_plans("reset", PHASES, *returned, hosts, clock() - started, prefix=RESET_PREFIX)
+    for index, plan in enumerate(plans, 1):
         print("\n".join(planreport.phase_lines(plan, index, len(PHASES))), file=out, flush=True)
     print("\n".join(planreport.steps_summary_lines(plans, ran="every clean state")), file=out)
-    return EXIT_OK if all(plan.ok for plan in plans) else EXIT_FAILED
+    return EXIT_OK if all(plan.ok for plan in plans) and len(plans) == len(PHASES) else EXIT_FAILED
 
 
 def run_phases(cluster_directory, hosts, runner=run_phase, out=None, clock=time.monotonic) -> list:

@@ -93,6 +93,8 @@ def test_the_orchestration_runs_every_phase_in_the_resets_order_on_every_host(ma
         == {"cleaned"}
     steps = _steps(ret)
     assert [phase for phase, _ in steps] == list(reset.PHASES)
+    # The dry run splits one run of the whole reset into its phases by these IDs.
+    assert sorted(ret) == sorted(f"{reset.RESET_PREFIX}{phase}" for phase in reset.PHASES)
     targets = {phase: args["hosts"] for phase, args in steps}
     assert targets["ks"] == targets["etcd"] == ["master"]
     assert targets["kubernetes"] == targets["os"] == ["master", "node1", "node2"]

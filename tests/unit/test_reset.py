@@ -20,7 +20,7 @@ def _step(phase, hosts, failed=None, cause="kubeadm reset failed", test=False):
         state = {"__id__": f"{phase}-clean", "result": result, "comment": cause if host == failed else "",
                  "changes": {}, "__run_num__": 0, "name": f"/etc/{phase}"}
         ret[host] = {f"cmd_|-{phase}-clean_|-x_|-run": state}
-    sid = f"kubesphere-reset-salt-state-{phase}"
+    sid = f"{reset.RESET_PREFIX}{phase}"
     step = {"__id__": sid, "result": failed is None, "__run_num__": 0, "changes": {"ret": ret},
             "comment": f"Run failed on minions: {failed}" if failed else "States ran successfully."}
     return 1 if failed else 0, json.dumps({"data": {"taskbox_master": {f"salt_|-{sid}_|-{sid}_|-state": step}},
@@ -28,9 +28,19 @@ def _step(phase, hosts, failed=None, cause="kubeadm reset failed", test=False):
 
 
 def _runner(failed=None, failing_phase="kubernetes"):
+    """One phase's run, or with ``phase`` None the whole reset's (every phase, none failhard)."""
     hosts = ("master", "node1", "node2")
-    return Mock(side_effect=lambda directory, phase, test=False: _step(
-        phase, hosts, failed if phase == failing_phase else None, test=test))
+
+    def run(directory, phase, test=False):
+        if phase is not None:
+            return _step(phase, hosts, failed if phase == failing_phase else None, test=test)
+        merged, code = {}, 0
+        for each in reset.PHASES:
+            one_code, stdout, _ = _step(each, hosts, failed if each == failing_phase else None, test=test)
+            merged.update(json.loads(stdout)["data"]["taskbox_master"])
+            code = code or one_code
+        return code, json.dumps({"data": {"taskbox_master": merged}, "retcode": code}), ""
+    return Mock(side_effect=run)
 
 
 @pytest.fixture
@@ -137,6 +147,13 @@ def test_the_phase_runner_asks_salt_run_for_one_phase(monkeypatch, tmp_path):
     assert argv[argv.index("--saltfile") + 1] == str(tmp_path / "Saltfile") and cwd == tmp_path
 
 
+def test_the_phase_runner_without_a_phase_runs_the_whole_reset(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(installer, "run_group", lambda argv, cwd, timeout: calls.append(argv) or (0, "", ""))
+    reset.run_phase(tmp_path, None, test=True)
+    assert calls[0][-3:] == ["state.orchestrate", "kubesphere.reset", "test=True"]
+
+
 def test_the_phase_runner_passes_test_for_a_dry_run(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(installer, "run_group", lambda argv, cwd, timeout: calls.append(argv) or (0, "", ""))
@@ -148,7 +165,7 @@ def test_a_dry_run_asks_nothing_plans_every_phase_and_changes_nothing(cluster_di
     before = sorted(str(path) for path in cluster_dir.parent.rglob("*") if ".salt" not in path.parts)
     code, runner, _ = _reset("-i", str(cluster_dir), "--dry-run")
     assert code == reset.EXIT_OK
-    assert [call.args[1] for call in runner.call_args_list] == list(reset.PHASES)
+    assert [call.args[1:] for call in runner.call_args_list] == [(None,)], "one run of the whole reset"
     assert all(call.kwargs == {"test": True} for call in runner.call_args_list)
     out = capsys.readouterr().out
     assert "[3/7] kubernetes  ok      3 of 3 host(s) would change" in out
@@ -162,8 +179,9 @@ def test_a_dry_run_asks_nothing_plans_every_phase_and_changes_nothing(cluster_di
 def test_a_dry_run_names_what_would_fail_and_exits_1(cluster_dir, capsys):
     runner = _runner(failed="node2", failing_phase="network")
     code, runner, _ = _reset("-i", str(cluster_dir), "--dry-run", runner=runner)
-    assert code == reset.EXIT_FAILED and runner.call_count == len(reset.PHASES)
+    assert code == reset.EXIT_FAILED and runner.call_count == 1
     out = capsys.readouterr().out
+    assert "[7/7] os          ok      3 of 3 host(s) would change" in out, "the phases after a failing one are planned"
     assert "would FAIL on node2: network-clean: kubeadm reset failed" in out and "Would FAIL in: network." in out
 
 
