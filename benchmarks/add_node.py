@@ -6,7 +6,10 @@ installs the N (the orchestration, untimed here), then puts the host back in
 hosts.ini and times `saltsphere node add HOST --yes`, the operator's command.
 Prints the seconds for each size and their ratio: only what a new node changes
 runs on the hosts already in the cluster, so the larger cluster should cost
-little more than the smaller one.  Every command must exit 0.
+little more than the smaller one.  For comparison it then removes the host
+again (`node remove`), wipes it (`sandbox reset`) and times the same change
+made the old way: the whole orchestration re-run with the host in hosts.ini
+(--no-compare skips this).  Every command must exit 0.
 """
 
 import argparse
@@ -35,7 +38,7 @@ def _run(argv, cwd):
     return seconds
 
 
-def add_one(size) -> float:
+def add_one(size, compare=True) -> float:
     """Seconds of `node add` of one worker to an installed cluster of ``size`` hosts."""
     sandbox = Sandbox(f"bench-add-{size}-{os.getpid()}", log=lambda *_: None)
     try:
@@ -49,6 +52,13 @@ def add_one(size) -> float:
         hosts_ini.write_text(full)
         seconds = _run([_tool("saltsphere"), "node", "add", new, "-i", str(hosts_ini), "--yes"], cluster)
         print(f"node add of {new} to {size} hosts   {seconds:8.1f} s", flush=True)
+        if compare:
+            _run([_tool("saltsphere"), "node", "remove", new, "-i", str(hosts_ini), "--yes"], cluster)
+            sandbox.reset(new)
+            full_run = _run([_tool("salt-run"), "--saltfile", str(cluster / "Saltfile"), "--out=quiet",
+                             "state.orchestrate", "kubesphere"], cluster)
+            print(f"  the same change as a full re-run (salt-run state.orchestrate kubesphere)   {full_run:8.1f} s"
+                  f"   ({full_run / seconds:.1f}x node add)", flush=True)
         return seconds
     finally:
         sandbox.down()
@@ -57,8 +67,9 @@ def add_one(size) -> float:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs=2, default=(3, 7), metavar=("SMALL", "LARGE"))
+    parser.add_argument("--no-compare", action="store_true", help="skip the full re-run of the same change")
     args = parser.parse_args()
-    small, large = (add_one(size) for size in args.sizes)
+    small, large = (add_one(size, compare=not args.no_compare) for size in args.sizes)
     print(f"ratio {args.sizes[1]} hosts / {args.sizes[0]} hosts: {large / small:.2f}")
 
 
