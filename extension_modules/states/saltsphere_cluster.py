@@ -219,7 +219,7 @@ def cleaned(name, hosts, timeout=None):
     loaded = _loaded()
     timeout = timeout or loaded.config["preflight_ssh_timeout_seconds"]
     secrets = [s for spec in loaded.hosts.values() for s in (spec.password, spec.become_password) if s]
-    returns = {host: why for host, why in preflight.unanswering(loaded, timeout).items() if host in hosts}
+    returns = preflight.unanswering(loaded, timeout, names=hosts)
     reachable = [host for host in hosts if host not in returns]
     kwarg = {"mods": name, "force": True, "test": bool(__opts__.get("test")), "pillar": RESET_PILLAR}
     if reachable:

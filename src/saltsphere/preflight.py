@@ -121,13 +121,18 @@ def _sshd_error(spec, timeout):
     return None
 
 
-def unanswering(cluster, timeout) -> dict:
-    """{host: why} for hosts whose sshd does not accept a TCP connection from the taskbox.
+def unanswering(cluster, timeout, names=None) -> dict:
+    """{host: why} for hosts (of ``names``, default every host) whose sshd does not accept a TCP connection from the
+    taskbox.
 
     Salt-ssh would wait for such a host once per connection it tries; this
-    names the host and the reason at once.
+    names the host and the reason at once.  Only the hosts a caller will
+    contact are asked: a host that just died can hold a connection attempt for
+    tens of seconds before the kernel gives up on it.
     """
-    specs = [spec for spec in cluster.hosts.values() if not spec.local]
+    specs = [spec for spec in cluster.hosts.values() if not spec.local and (names is None or spec.name in names)]
+    if not specs:
+        return {}
     with ThreadPoolExecutor(max_workers=max(1, min(32, len(specs)))) as pool:
         errors = pool.map(lambda spec: _sshd_error(spec, timeout), specs)
         return {spec.name: error for spec, error in zip(specs, errors) if error}

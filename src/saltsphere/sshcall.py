@@ -22,7 +22,7 @@ def call(opts, loaded, function, kwarg=None, targets=None, timeout=None, ignore_
     targets = list(targets or loaded.hosts)
     timeout = timeout or loaded.config["preflight_ssh_timeout_seconds"]
     secrets = [s for spec in loaded.hosts.values() for s in (spec.password, spec.become_password) if s]
-    answers = {name: error for name, error in preflight.unanswering(loaded, timeout).items() if name in targets}
+    answers = preflight.unanswering(loaded, timeout, names=targets)
     reachable = [name for name in targets if name not in answers]
     if not reachable:
         return answers

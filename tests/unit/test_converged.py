@@ -86,7 +86,7 @@ def test_the_hosts_are_asked_through_sshcall_and_a_failing_state_is_kept_to_be_n
                 yield {host: answers[host]}
 
     monkeypatch.setattr(salt.client.ssh.client, "SSHClient", Client)
-    monkeypatch.setattr(preflight, "unanswering", lambda loaded, timeout: {})
+    monkeypatch.setattr(preflight, "unanswering", lambda loaded, timeout, names=None: {})
     returns = converged.ask_hosts({}, cluster.load(str(write_cluster(directory=tmp_path / "cluster"))))
     assert calls == [(["master", "node1", "node2"], "state.apply", {"test": True})]
     assert returns["node1"] == failing and isinstance(returns["node2"], str)

@@ -539,6 +539,15 @@ def test_hosts_whose_sshd_does_not_answer_are_named(write_cluster):
         assert preflight.unanswering(loaded, 0.2)["node1"] == "cannot connect to sshd: Connection refused"
 
 
+def test_only_the_named_hosts_are_asked_whether_sshd_answers(write_cluster, monkeypatch):
+    loaded = cluster.load(write_cluster(SEED_HOSTS_INI, SEED_VARS_YML))
+    asked = []
+    monkeypatch.setattr(preflight, "_sshd_error", lambda spec, timeout: asked.append(spec.name) or "down")
+    assert preflight.unanswering(loaded, 0.2, names=["node2"]) == {"node2": "down"}
+    assert asked == ["node2"]
+    assert preflight.unanswering(loaded, 0.2, names=[]) == {} and asked == ["node2"]
+
+
 def test_reach_targets_list_sshd_and_the_ports_others_connect_to(loaded):
     targets = {t["name"]: t for t in preflight.reach_targets(loaded)}
     assert targets["master"]["ports"][0] == {"port": 22}

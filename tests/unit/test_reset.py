@@ -215,7 +215,8 @@ def _cleaned_module(monkeypatch, loaded, answers, unanswering=None, test=False):
     module = load_extension("states", "saltsphere_cluster")
     module.__opts__ = {"test": test}
     monkeypatch.setattr(module, "_loaded", lambda: loaded)
-    monkeypatch.setattr(module.preflight, "unanswering", lambda cluster, timeout: unanswering or {})
+    monkeypatch.setattr(module.preflight, "unanswering", lambda cluster, timeout, names=None: {
+        host: why for host, why in (unanswering or {}).items() if names is None or host in names})
     calls = []
 
     class Client:
