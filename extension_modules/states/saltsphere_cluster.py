@@ -178,21 +178,17 @@ def certs_retired(name, hosts):
     """
     ret = _ret(name)
     loaded = _loaded()
-    if __opts__.get("test"):
-        would = pki.retire(loaded.directory, hosts, dry=[])
-        if would:
-            ret.update(result=None, changes={"retired": sorted(str(path) for path in would)},
-                       comment=f"{len(would)} certificate and key files of {', '.join(hosts)} would be retired")
-        else:
-            ret["comment"] = f"the taskbox holds no certificate of {', '.join(hosts)}"
-        return ret
-    gone = pki.retire(loaded.directory, hosts)
-    if gone:
+    test = bool(__opts__.get("test"))
+    gone = pki.retire(loaded.directory, hosts, dry=[] if test else None)
+    if not gone:
+        ret["comment"] = f"the taskbox holds no certificate of {', '.join(hosts)}"
+    elif test:
+        ret.update(result=None, changes={"retired": sorted(str(path) for path in gone)},
+                   comment=f"{len(gone)} certificate and key files of {', '.join(hosts)} would be retired")
+    else:
         ret.update(changes={"retired": sorted(str(path) for path in gone)},
                    comment=f"{len(gone)} certificate and key files of {', '.join(hosts)} retired: the keys deleted, "
                            f"the certificates kept in {pki.retired_dir_of(loaded.directory)}")
-    else:
-        ret["comment"] = f"the taskbox holds no certificate of {', '.join(hosts)}"
     return ret
 
 

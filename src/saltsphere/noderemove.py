@@ -155,11 +155,8 @@ def not_cleaned(cluster, plan, unanswering) -> dict:
 
 def probe(cluster, plan) -> dict:
     """The removed hosts of hosts.ini whose sshd does not answer: ``{host: why}``."""
-    if not plan["in_hosts_ini"]:
-        return {}
-    found = preflight.unanswering(cluster, cluster.config.values["preflight_ssh_timeout_seconds"],
-                                  names=plan["in_hosts_ini"])
-    return {name: why for name, why in found.items() if name in plan["in_hosts_ini"]}
+    return preflight.unanswering(cluster, cluster.config.values["preflight_ssh_timeout_seconds"],
+                                 names=plan["in_hosts_ini"])
 
 
 def run_step(cluster_directory, step, hosts, timeout=installer.PHASE_TIMEOUT, test=False):

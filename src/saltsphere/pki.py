@@ -457,9 +457,9 @@ def retire(cluster_directory, names, dry=None, now=None) -> list:
         present = [path for path in host_files(pki_dir, name) if path.is_file()]
         if not present:
             continue
+        gone += present
         if dry is not None:
             dry.extend(present)
-            gone += present
             continue
         with locked(pki_dir):
             target = retired_dir_of(cluster_directory) / f"{name}-{stamp}"
@@ -470,7 +470,6 @@ def retire(cluster_directory, names, dry=None, now=None) -> list:
                     os.replace(path, target / path.name)
                 else:
                     path.unlink()
-                gone.append(path)
     return gone
 
 

@@ -217,12 +217,17 @@ def run(loaded, *, as_json=False, runner=_run_phase, states_runner=_run_states, 
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0, prefix=None) -> list:
-    """A :class:`planreport.PhasePlan` for each of ``steps`` from one ``salt-run state.orchestrate
-    kubesphere.<verb>`` of every step under test=True.
+def step_prefix(verb) -> str:
+    """The start of the state IDs of ``kubesphere.<verb>``'s steps: ``kubesphere-node-add-`` for ``node add``."""
+    return f"kubesphere-{verb.replace(' ', '-')}-"
 
-    A state belongs to the step its ID names (``kubesphere-node-add-<step>-...``,
-    or ``<prefix><step>`` and ``<prefix><step>-...``);
+
+def step_plans(prefix, steps, returncode, stdout, stderr, hosts=(), seconds=0.0) -> list:
+    """A :class:`planreport.PhasePlan` for each of ``steps`` from one salt-run of a day-2 orchestration (every step
+    under test=True).
+
+    A state belongs to the step its ID names (``<prefix><step>`` or
+    ``<prefix><step>-...``, :func:`step_prefix`);
     one no step names (the prepare step) to the first step after the
     preflight.  Each step's time is the sum of its states' durations.  A run
     that printed nothing readable is the first step's failure; the steps an
@@ -236,7 +241,6 @@ def step_plans(verb, steps, returncode, stdout, stderr, hosts=(), seconds=0.0, p
     if returncode is None or not isinstance(returners, dict) or not any(
             isinstance(states, dict) for states in returners.values()):
         return [planreport.phase_plan(steps[0], returncode, stdout, stderr, hosts, seconds)]
-    prefix = prefix or f"kubesphere-{verb.replace(' ', '-')}-"
     by_length = sorted(steps, key=len, reverse=True)
     fallback = next((step for step in steps if step != "preflight"), steps[0])
     split = {step: {} for step in steps}
@@ -291,7 +295,8 @@ def run_steps(loaded, verb, steps, targets, *, runner, clock=time.monotonic, out
                   file=out, flush=True)
             started = clock()
             returned = runner(loaded.directory, None)
-            for index, step_plan in enumerate(step_plans(verb, steps, *returned, hosts, clock() - started), 1):
+            for index, step_plan in enumerate(step_plans(step_prefix(verb), steps, *returned, hosts,
+                                                                 clock() - started), 1):
                 plans.append(step_plan)
                 print("\n".join(planreport.phase_lines(step_plan, index, len(steps))), file=out, flush=True)
                 if step_plan.phase == "preflight" and not step_plan.ok:

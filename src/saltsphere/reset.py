@@ -50,7 +50,7 @@ def dry_run(loaded, *, runner=run_phase, clock=time.monotonic, out=None) -> int:
     print(f"Dry run of the reset of {loaded.hosts_ini}; every clean state runs with test=True.", file=out, flush=True)
     started = clock()
     returned = runner(loaded.directory, None, test=True)
-    plans = planning.step_plans("reset", PHASES, *returned, hosts, clock() - started, prefix=RESET_PREFIX)
+    plans = planning.step_plans(RESET_PREFIX, PHASES, *returned, hosts, clock() - started)
     for index, plan in enumerate(plans, 1):
         print("\n".join(planreport.phase_lines(plan, index, len(PHASES))), file=out, flush=True)
     print("\n".join(planreport.steps_summary_lines(plans, ran="every clean state")), file=out)

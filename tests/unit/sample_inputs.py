@@ -90,3 +90,22 @@ def load_extension(kind, name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def fake_ssh_client(monkeypatch, answers) -> list:
+    """Replace salt-ssh's client: each target answers ``answers[host]``; returns the calls ``(targets, fun, kwarg)``."""
+    import salt.client.ssh.client
+
+    calls = []
+
+    class Client:
+        def __init__(self, mopts):
+            pass
+
+        def cmd_iter(self, targets, fun, tgt_type, kwarg, ssh_timeout):
+            calls.append((targets, fun, kwarg))
+            for host in targets:
+                yield {host: answers[host]}
+
+    monkeypatch.setattr(salt.client.ssh.client, "SSHClient", Client)
+    return calls

@@ -66,26 +66,15 @@ def test_the_check_asks_every_host_once_and_times_itself():
 
 def test_the_hosts_are_asked_through_sshcall_and_a_failing_state_is_kept_to_be_named(monkeypatch, write_cluster,
                                                                                      tmp_path):
-    import salt.client.ssh.client
-
     from saltsphere import cluster, preflight
+
+    from sample_inputs import fake_ssh_client
 
     failing = {_key("k"): _state("kubernetes.node", result=False, sid="k", comment="kubelet missing")}
     answers = {"master": {"return": {_key("a"): _state("os.sysctl", sid="a")}, "retcode": 0},
                "node1": {"return": failing, "retcode": 2},
                "node2": {"stderr": "Permission denied (publickey)", "retcode": 255}}
-    calls = []
-
-    class Client:
-        def __init__(self, mopts):
-            pass
-
-        def cmd_iter(self, targets, fun, tgt_type, kwarg, ssh_timeout):
-            calls.append((targets, fun, kwarg))
-            for host in targets:
-                yield {host: answers[host]}
-
-    monkeypatch.setattr(salt.client.ssh.client, "SSHClient", Client)
+    calls = fake_ssh_client(monkeypatch, answers)
     monkeypatch.setattr(preflight, "unanswering", lambda loaded, timeout, names=None: {})
     returns = converged.ask_hosts({}, cluster.load(str(write_cluster(directory=tmp_path / "cluster"))))
     assert calls == [(["master", "node1", "node2"], "state.apply", {"test": True})]

@@ -406,7 +406,7 @@ def test_states_no_step_names_go_to_the_first_step_after_the_preflight():
     _, stdout, _ = _one_run([_dry_step("os", {"node3": 2})])
     data = json.loads(stdout)
     data["data"]["taskbox_master"]["saltsphere_cluster_|-p_|-p_|-prepared"] = prepare
-    plans = plan.step_plans("node add", ("preflight", "os"), 0, json.dumps(data), "", ["node3"])
+    plans = plan.step_plans(plan.step_prefix("node add"), ("preflight", "os"), 0, json.dumps(data), "", ["node3"])
     assert [p.phase for p in plans] == ["preflight", "os"]
     assert plans[0].ok and plans[0].hosts == {} and plans[1].seconds == 1.5
 

@@ -208,28 +208,14 @@ def test_install_uninstall_without_a_terminal_refuses(cluster_dir, monkeypatch, 
 # --- saltsphere_cluster.cleaned: one phase of the reset on its hosts -------------
 
 def _cleaned_module(monkeypatch, loaded, answers, unanswering=None, test=False):
-    import salt.client.ssh.client
-
-    from sample_inputs import load_extension
+    from sample_inputs import fake_ssh_client, load_extension
 
     module = load_extension("states", "saltsphere_cluster")
     module.__opts__ = {"test": test}
     monkeypatch.setattr(module, "_loaded", lambda: loaded)
     monkeypatch.setattr(module.preflight, "unanswering", lambda cluster, timeout, names=None: {
         host: why for host, why in (unanswering or {}).items() if names is None or host in names})
-    calls = []
-
-    class Client:
-        def __init__(self, mopts):
-            pass
-
-        def cmd_iter(self, targets, fun, tgt_type, kwarg, ssh_timeout):
-            calls.append((targets, fun, kwarg))
-            for host in targets:
-                yield {host: answers[host]}
-
-    monkeypatch.setattr(salt.client.ssh.client, "SSHClient", Client)
-    return module, calls
+    return module, fake_ssh_client(monkeypatch, answers)
 
 
 def _states(changes=None, result=True):
